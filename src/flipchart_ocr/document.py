@@ -1,0 +1,149 @@
+"""The one document type passed between the pipeline's stages: a ``Sheet``.
+
+``Sheet.to_dict()`` is exactly the sheet JSON of the contract (plus documented
+extensions); ``Sheet.from_dict()`` reads it back, so JSON round-trips.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from . import SCHEMA_VERSION
+
+Point = tuple[float, float]
+BBox = tuple[int, int, int, int]  # x, y, w, h
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class Line:
+    text: str
+    confidence: float
+    bbox: BBox  # in pixels of the rectified sheet
+    words: tuple[Word, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "confidence": round(self.confidence, 1),
+            "bbox": list(self.bbox),
+            "words": [{"text": w.text, "confidence": round(w.confidence, 1)} for w in self.words],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Line:
+        words = tuple(Word(w["text"], float(w["confidence"])) for w in d.get("words", []))
+        return cls(d["text"], float(d["confidence"]), tuple(d["bbox"]), words)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Field:
+    id: str
+    label: str
+    text: str = ""
+    confidence: float = 0.0
+    lines: tuple[Line, ...] = ()
+    box: BBox | None = None  # where the field lies on the rectified sheet, in pixels
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "id": self.id,
+            "label": self.label,
+            "text": self.text,
+            "confidence": round(self.confidence, 1),
+            "lines": [line.to_dict() for line in self.lines],
+        }
+        if self.box is not None:
+            d["box"] = list(self.box)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Field:
+        box = d.get("box")
+        return cls(
+            id=d["id"],
+            label=d.get("label", ""),
+            text=d.get("text", ""),
+            confidence=float(d.get("confidence", 0.0)),
+            lines=tuple(Line.from_dict(x) for x in d.get("lines", [])),
+            box=tuple(box) if box else None,  # type: ignore[arg-type]
+        )
+
+
+@dataclass(frozen=True)
+class Source:
+    path: str
+    sha256: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class Step:
+    """One pipeline stage as it ran: kept in the JSON so output records how it was made."""
+
+    name: str
+    seconds: float
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Sheet:
+    id: str
+    source: Source
+    template: str | None = None
+    template_score: float = 0.0
+    corners: tuple[Point, ...] = ()
+    size: tuple[int, int] | None = None  # rectified sheet width, height
+    fields: tuple[Field, ...] = ()
+    warnings: tuple[str, ...] = ()
+    steps: tuple[Step, ...] = ()
+    pipeline: dict[str, Any] = field(default_factory=dict)  # version + options, for the cache
+
+    def warn(self, message: str) -> Sheet:
+        from dataclasses import replace
+
+        return replace(self, warnings=(*self.warnings, message))
+
+    def field_by_id(self, field_id: str) -> Field | None:
+        return next((f for f in self.fields if f.id == field_id), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        sheet: dict[str, Any] = {"corners": [[round(x, 1), round(y, 1)] for x, y in self.corners]}
+        if self.size:
+            sheet["width"], sheet["height"] = self.size
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "id": self.id,
+            "source": asdict(self.source),
+            "template": self.template,
+            "template_score": round(self.template_score, 3),
+            "sheet": sheet,
+            "fields": [f.to_dict() for f in self.fields],
+            "warnings": list(self.warnings),
+            "steps": [asdict(s) for s in self.steps],
+            "pipeline": self.pipeline,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Sheet:
+        sheet = d.get("sheet", {})
+        size = (sheet["width"], sheet["height"]) if "width" in sheet else None
+        return cls(
+            id=d["id"],
+            source=Source(**d["source"]),
+            template=d.get("template"),
+            template_score=float(d.get("template_score", 0.0)),
+            corners=tuple(tuple(c) for c in sheet.get("corners", [])),  # type: ignore[misc]
+            size=size,
+            fields=tuple(Field.from_dict(f) for f in d.get("fields", [])),
+            warnings=tuple(d.get("warnings", [])),
+            steps=tuple(Step(**s) for s in d.get("steps", [])),
+            pipeline=dict(d.get("pipeline", {})),
+        )

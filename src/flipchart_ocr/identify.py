@@ -1,0 +1,103 @@
+"""Which template is this sheet? Scored from what is printed on it.
+
+Three kinds of evidence, each 0..1:
+- lines: how well the template's box outlines match the long straight lines on
+  the sheet after alignment (the strongest cue: every template has its own grid);
+- text: how well the printed headings read from the sheet's top band match the
+  template's ``printed`` texts;
+- aspect: how close the sheet's shape in the photo is to the template's aspect
+  (weak: perspective distorts it).
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .segment import Alignment, align, has_box_lines, observed_lines
+from .templates import FREEFORM_ID, Template
+
+# Below this score no template fits and the sheet is read as freeform.
+MIN_TEMPLATE_SCORE = 0.45
+
+
+@dataclass(frozen=True)
+class Candidate:
+    template: Template
+    score: float
+    alignment: Alignment | None
+    evidence: dict[str, float] = field(default_factory=dict)
+
+
+def score_template(
+    template: Template,
+    small_sheet: np.ndarray,
+    measured_aspect: float,
+    header_text: str | None,
+) -> Candidate:
+    """Score one template against a sheet warped to that template's aspect (align size)."""
+    alignment = align(template, observed_lines(small_sheet)) if has_box_lines(template) else None
+    evidence: dict[str, float] = {}
+    if alignment is not None:
+        evidence["lines"] = alignment.score
+    if template.aspect is not None:
+        evidence["aspect"] = math.exp(-abs(math.log(measured_aspect / template.aspect)) / 0.2)
+    if template.printed and header_text is not None:
+        evidence["text"] = text_score([p.text for p in template.printed], header_text)
+    return Candidate(template, combine(evidence), alignment, evidence)
+
+
+def combine(evidence: dict[str, float]) -> float:
+    weights = {"lines": 0.5, "text": 0.35, "aspect": 0.15}
+    present = {k: w for k, w in weights.items() if k in evidence}
+    if "lines" not in present:  # without box lines nothing places the fields reliably
+        return 0.0
+    total = sum(present.values())
+    return sum(evidence[k] * w for k, w in present.items()) / total
+
+
+def best_candidate(candidates: Iterable[Candidate]) -> Candidate | None:
+    ranked = sorted(candidates, key=lambda c: c.score, reverse=True)
+    if not ranked or ranked[0].score < MIN_TEMPLATE_SCORE:
+        return None
+    return ranked[0]
+
+
+def text_score(printed: list[str], read: str) -> float:
+    """Mean, over the printed texts, of how well each occurs in what was read."""
+    read = _normalise(read)
+    if not printed:
+        return 0.0
+    return sum(partial_ratio(_normalise(p), read) for p in printed) / len(printed)
+
+
+def partial_ratio(needle: str, haystack: str) -> float:
+    """Similarity of ``needle`` to its best-matching stretch of ``haystack`` (0..1)."""
+    if not needle:
+        return 0.0
+    if len(haystack) <= len(needle):
+        return _similarity(needle, haystack)
+    step = max(1, len(needle) // 4)
+    best = 0.0
+    for start in range(0, len(haystack) - len(needle) + step, step):
+        best = max(best, _similarity(needle, haystack[start : start + len(needle)]))
+    return best
+
+
+def _similarity(a: str, b: str) -> float:
+    import difflib
+
+    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
+def _normalise(text: str) -> str:
+    text = unicodedata.normalize("NFC", text).lower()
+    return " ".join("".join(ch if ch.isalnum() else " " for ch in text).split())
+
+
+def is_freeform(template: Template) -> bool:
+    return template.id == FREEFORM_ID

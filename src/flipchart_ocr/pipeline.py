@@ -1,0 +1,231 @@
+"""One photo through every stage: read, find the sheet, identify, align, segment, OCR.
+
+``process_photo`` raises; the batch runner in ``batch.py`` turns failures into
+named messages and keeps going.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from . import PIPELINE_VERSION, identify, ocr, rectify, segment
+from .document import Field, Sheet, Step
+from .errors import UnknownTemplate
+from .io import read_photo
+from .templates import FREEFORM_ID, Template
+
+# The top band of the sheet where titles are printed, read to identify the template.
+HEADER_BAND = 0.14
+
+
+@dataclass(frozen=True)
+class ProcessOptions:
+    lang: str = "deu"
+    template: str | None = None  # force this template, skip identification
+    timeout: float = ocr.DEFAULT_TIMEOUT
+    max_pixels: int = 60_000_000
+
+    def ocr_options(self, psm: int = 6) -> ocr.OcrOptions:
+        return ocr.OcrOptions(lang=self.lang, psm=psm, timeout=self.timeout)
+
+    def fingerprint(self) -> dict[str, object]:
+        """What the output depends on besides the photo and templates: recorded for the cache."""
+        return {"version": PIPELINE_VERSION, "lang": self.lang, "template": self.template}
+
+
+@dataclass
+class ProcessResult:
+    sheet: Sheet
+    image: np.ndarray  # the rectified sheet, in the pixels the JSON's boxes refer to
+    debug: np.ndarray | None = None
+    steps: list[Step] = field(default_factory=list)
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.steps: list[Step] = []
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        yield
+        self.steps.append(Step(name, round(time.perf_counter() - start, 3)))
+
+
+def process_photo(
+    path: Path,
+    templates: dict[str, Template],
+    options: ProcessOptions,
+    sheet_id: str | None = None,
+) -> ProcessResult:
+    timer = _Timer()
+    with timer.step("read"):
+        photo, source = read_photo(path, options.max_pixels)
+    sheet = Sheet(id=sheet_id or path.stem, source=source, pipeline=options.fingerprint())
+    with timer.step("find_sheet"):
+        outline = rectify.find_sheet(photo)
+    if not outline.found:
+        sheet = sheet.warn("no sheet outline found: the whole photo is read as the sheet")
+        outline = _deskewed_whole_photo(photo, outline)
+    with timer.step("identify"):
+        candidate = choose_template(photo, outline, templates, options)
+    template = candidate.template
+    if options.template is None and template.id == FREEFORM_ID:
+        sheet = sheet.warn(
+            f"no template fits (best score {candidate.score:.2f} < {identify.MIN_TEMPLATE_SCORE}):"
+            " read as freeform"
+        )
+    corners = refined_corners(outline, template, candidate.alignment)
+    size = rectify.sheet_size(replace(outline, corners=corners), template.aspect)
+    with timer.step("rectify"):
+        image = rectify.warp(photo, corners, size)
+    del photo  # the full photo is the largest object: free it before OCR
+    with timer.step("ocr"):
+        fields = read_fields(image, template, options)
+    sheet = replace(
+        sheet,
+        template=template.id,
+        template_score=candidate.score,
+        corners=tuple((float(x), float(y)) for x, y in corners),
+        size=size,
+        fields=tuple(fields),
+        steps=tuple(timer.steps),
+    )
+    return ProcessResult(sheet, image, steps=timer.steps)
+
+
+def choose_template(
+    photo: np.ndarray,
+    outline: rectify.SheetOutline,
+    templates: dict[str, Template],
+    options: ProcessOptions,
+) -> identify.Candidate:
+    """The forced template, or the best-scoring one, or freeform."""
+    if options.template is not None:
+        if options.template not in templates:
+            raise UnknownTemplate(
+                f"unknown template {options.template!r}; known: {', '.join(templates)}"
+            )
+        forced = templates[options.template]
+        return (
+            _score(forced, photo, outline, None)
+            if forced.id != FREEFORM_ID
+            else (identify.Candidate(forced, 1.0, None))
+        )
+    header = read_header(photo, outline, options)
+    candidates = [
+        _score(t, photo, outline, header) for t in templates.values() if t.id != FREEFORM_ID
+    ]
+    best = identify.best_candidate(candidates)
+    if best is not None:
+        return best
+    top = max((c.score for c in candidates), default=0.0)
+    return identify.Candidate(templates[FREEFORM_ID], top, None)
+
+
+def _score(
+    template: Template, photo: np.ndarray, outline: rectify.SheetOutline, header: str | None
+) -> identify.Candidate:
+    small = rectify.warp(photo, outline.corners, segment.align_size(template.aspect or 1.0))
+    return identify.score_template(template, small, outline.measured_aspect, header)
+
+
+def read_header(photo: np.ndarray, outline: rectify.SheetOutline, options: ProcessOptions) -> str:
+    """OCR the top band of the sheet, where every template prints its title."""
+    width = 1400
+    height = int(width / max(outline.measured_aspect, 0.2))
+    sheet = rectify.warp(photo, outline.corners, (width, height))
+    band = sheet[: int(height * HEADER_BAND)]
+    gray = ocr.ink_image(band)
+    lines = ocr.recognise(gray, options.ocr_options(psm=6))
+    return " ".join(line.text for line in lines)
+
+
+def refined_corners(
+    outline: rectify.SheetOutline, template: Template, alignment: segment.Alignment | None
+) -> np.ndarray:
+    """The photo corners of the template's sheet, corrected by the box-line alignment."""
+    if alignment is None or not alignment.converged:
+        return outline.corners
+    size = segment.align_size(template.aspect or 1.0)
+    width, height = size
+    target = np.array(
+        [[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]], np.float32
+    )
+    to_small = cv2.getPerspectiveTransform(outline.corners.astype(np.float32), target)
+    in_small = cv2.perspectiveTransform(
+        target.reshape(-1, 1, 2), alignment.homography.astype(np.float32)
+    )
+    in_photo = cv2.perspectiveTransform(in_small, np.linalg.inv(to_small).astype(np.float32))
+    return in_photo.reshape(4, 2)
+
+
+def _deskewed_whole_photo(photo: np.ndarray, outline: rectify.SheetOutline) -> rectify.SheetOutline:
+    """Without an outline, at least straighten the photo by its dominant lines."""
+    angle = rectify.deskew_angle(photo)
+    if abs(angle) < 0.3:
+        return outline
+    center = outline.corners.mean(axis=0)
+    theta = np.radians(angle)
+    rotation = np.array(
+        [[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]], np.float32
+    )
+    corners = (outline.corners - center) @ rotation.T + center
+    return replace(outline, corners=corners.astype(np.float32))
+
+
+def read_fields(image: np.ndarray, template: Template, options: ProcessOptions) -> list[Field]:
+    height, width = image.shape[:2]
+    # A freeform sheet has text anywhere: Tesseract's own page layout analysis
+    # finds the blocks and their reading order.
+    psm = 3 if template.id == FREEFORM_ID else 6
+    fields = []
+    for template_field in template.fields:
+        box = segment.field_pixel_box(template_field, (width, height), content=False)
+        crop_box = segment.field_pixel_box(template_field, (width, height), content=True)
+        crop = segment.crop_field(image, template_field)
+        lines, confidence = ocr.read_field(
+            crop, options.ocr_options(psm), offset=crop_box[:2], label=template_field.label
+        )
+        fields.append(
+            Field(
+                id=template_field.id,
+                label=template_field.label,
+                text="\n".join(line.text for line in lines),
+                confidence=confidence,
+                lines=tuple(lines),
+                box=box,
+            )
+        )
+    return fields
+
+
+def draw_debug(image: np.ndarray, sheet: Sheet) -> np.ndarray:
+    """The rectified sheet with field boxes and read lines drawn: segmentation at a glance."""
+    canvas = image.copy()
+    thickness = max(2, image.shape[0] // 400)
+    for sheet_field in sheet.fields:
+        if sheet_field.box:
+            x, y, w, h = sheet_field.box
+            cv2.rectangle(canvas, (x, y), (x + w, y + h), (0, 0, 255), thickness)
+            cv2.putText(
+                canvas,
+                sheet_field.id,
+                (x + 6, y + h - 8),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                image.shape[0] / 1600,
+                (0, 0, 255),
+                thickness,
+            )
+        for line in sheet_field.lines:
+            x, y, w, h = line.bbox
+            colour = (0, 160, 0) if line.confidence >= ocr.LOW_CONFIDENCE else (0, 140, 255)
+            cv2.rectangle(canvas, (x, y), (x + w, y + h), colour, max(1, thickness // 2))
+    return canvas
