@@ -1,0 +1,32 @@
+# The README's Quick start: `make demo` and `make test` on a fresh machine.
+.PHONY: setup setup-dev demo test lint bench samples clean
+
+VENV := .venv/bin
+
+setup:
+	bash scripts/setup.sh
+
+setup-dev:
+	bash scripts/setup.sh --dev
+
+demo: setup
+	$(VENV)/flipchart-ocr process samples/ -o demo-out --debug
+	$(VENV)/flipchart-ocr merge demo-out -o demo-out/protocol.json
+	$(VENV)/flipchart-ocr render demo-out/protocol.json -o demo-out/protocol.html
+	@echo "demo: open demo-out/protocol.html; sheet JSON in demo-out/, field boxes in demo-out/debug/"
+
+test: setup-dev
+	$(VENV)/python -m pytest
+
+lint: setup-dev
+	$(VENV)/ruff check .
+	$(VENV)/ruff format --check .
+
+bench: setup-dev
+	$(VENV)/python benchmarks/accuracy.py
+
+samples: setup-dev
+	$(VENV)/python samples/generate.py --out samples
+
+clean:
+	rm -rf demo-out .pytest_cache
