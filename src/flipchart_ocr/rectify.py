@@ -18,6 +18,8 @@ DETECT_SIDE = 900
 # A sheet smaller than this share of the photo is more likely a poster on the
 # wall behind it than the subject of the photo.
 MIN_SHEET_AREA = 0.12
+# Whiteness (0-255) by which the sheet must exceed the band just around it.
+MIN_SHEET_CONTRAST = 25
 # The rectified sheet is at most this tall (or wide): marker text stays well
 # above Tesseract's needs, memory stays bounded for huge photos.
 MAX_SHEET_SIDE = 2400
@@ -63,16 +65,20 @@ def find_sheet(photo: np.ndarray) -> SheetOutline:
     return SheetOutline(order_corners(corners), found=True)
 
 
-def paper_mask(image: np.ndarray) -> np.ndarray:
-    """Pixels bright and grey enough to be paper, relative to this photo's light."""
+def whiteness(image: np.ndarray) -> np.ndarray:
+    """Bright and unsaturated: what paper looks like under any light."""
     hsv = cv2.cvtColor(image, cv2.COLOR_BGR2HSV)
     saturation = hsv[:, :, 1].astype(np.float32)
     value = hsv[:, :, 2].astype(np.float32)
-    # Whiteness: bright and unsaturated. Otsu splits it into paper and the rest,
-    # adapting to dim rooms and warm light alike.
-    whiteness = np.clip(value - 0.8 * saturation, 0, 255).astype(np.uint8)
-    whiteness = cv2.GaussianBlur(whiteness, (5, 5), 0)
-    _, mask = cv2.threshold(whiteness, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    white = np.clip(value - 0.8 * saturation, 0, 255).astype(np.uint8)
+    return cv2.GaussianBlur(white, (5, 5), 0)
+
+
+def paper_mask(image: np.ndarray) -> np.ndarray:
+    """Pixels white enough to be paper, relative to this photo's light."""
+    # Otsu splits whiteness into paper and the rest, adapting to dim rooms and
+    # warm light alike.
+    _, mask = cv2.threshold(whiteness(image), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     # Close the marker strokes and box lines inside the sheet, then cut thin bridges
     # to neighbouring bright things.
     side = max(image.shape[:2])
@@ -84,6 +90,7 @@ def paper_mask(image: np.ndarray) -> np.ndarray:
 
 def _largest_paper_quad(image: np.ndarray) -> np.ndarray | None:
     mask = paper_mask(image)
+    white = whiteness(image)
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     if not contours:
         return None
@@ -98,12 +105,29 @@ def _largest_paper_quad(image: np.ndarray) -> np.ndarray | None:
             continue
         # A sheet fills most of its quad; a blob of wall and paper does not.
         fill = area / max(cv2.contourArea(quad), 1.0)
-        if fill > 0.85 and _is_plausible_quad(quad, image.shape):
+        if fill > 0.85 and _is_plausible_quad(quad) and _stands_out(quad, white):
             return quad
     return None
 
 
-def _is_plausible_quad(quad: np.ndarray, shape: tuple[int, ...]) -> bool:
+def _stands_out(quad: np.ndarray, white: np.ndarray) -> bool:
+    """The sheet is clearly whiter than what surrounds it, and something surrounds it.
+
+    Otsu always splits an image in two, even a dim room with no sheet in it; a
+    real sheet differs from its surroundings by far more than noise does.
+    """
+    inside = np.zeros(white.shape, np.uint8)
+    cv2.fillConvexPoly(inside, quad.astype(np.int32), 255)
+    if (inside > 0).mean() > 0.97:  # the frame is all sheet: there is no outline to see
+        return False
+    margin = cv2.dilate(inside, np.ones((25, 25), np.uint8)) - inside
+    if not margin.any():
+        return False
+    contrast = float(np.median(white[inside > 0])) - float(np.median(white[margin > 0]))
+    return contrast > MIN_SHEET_CONTRAST
+
+
+def _is_plausible_quad(quad: np.ndarray) -> bool:
     ordered = order_corners(quad)
     angles = []
     for i in range(4):

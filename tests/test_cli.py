@@ -1,0 +1,143 @@
+"""The command line: help for every command, exit codes, bad input in a batch."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import jsonschema
+import pytest
+from click.testing import CliRunner
+
+from flipchart_ocr.cli import cli
+from flipchart_ocr.schemas import SCHEMA_NAMES, load_schema
+from flipchart_ocr.templates import Template
+
+from .conftest import place_in_photo, render_sheet
+
+
+def _run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize("command", sorted(cli.commands))
+def test_every_command_has_help(command: str) -> None:
+    code, out, _ = _run(command, "--help")
+    assert code == 0
+    assert "Usage:" in out
+    assert len(cli.commands[command].help or "") > 20, f"{command} has no real help text"
+
+
+@pytest.mark.parametrize("name", SCHEMA_NAMES)
+def test_schema_prints_valid_json_schema(name: str) -> None:
+    code, out, _ = _run("schema", name)
+    assert code == 0
+    schema = json.loads(out)
+    jsonschema.Draft202012Validator.check_schema(schema)
+
+
+def test_templates_lists_builtins() -> None:
+    code, out, _ = _run("templates")
+    assert code == 0
+    for template_id in ("austausch", "themensammlung", "themenarbeit", "freeform"):
+        assert template_id in out
+
+
+@pytest.fixture()
+def good_photo(tmp_path: Path, templates: dict[str, Template]) -> Path:
+    sheet = render_sheet(templates["austausch"], {"laeuft_gut": ["ruhiger Bezirk"]})
+    photo = place_in_photo(
+        sheet, [[300, 100], [1300, 130], [1330, 1500], [280, 1480]], (1600, 1600)
+    )
+    path = tmp_path / "photos" / "good.jpg"
+    path.parent.mkdir()
+    cv2.imwrite(str(path), photo)
+    return path
+
+
+def test_mixed_batch_names_each_broken_file_and_writes_the_good_one(
+    tmp_path: Path, good_photo: Path
+) -> None:
+    photos = good_photo.parent
+    (photos / "empty.jpg").write_bytes(b"")
+    (photos / "text.png").write_text("not an image", encoding="utf-8")
+    truncated = photos / "half.jpg"
+    truncated.write_bytes(good_photo.read_bytes()[:5000])
+    out = tmp_path / "out"
+
+    code, _, err = _run("process", str(photos), "-o", str(out), "-j", "1")
+
+    assert code == 1
+    assert "empty.jpg: empty file" in err
+    assert "text.png: not an image" in err
+    assert "half.jpg: truncated image" in err
+    good = json.loads((out / "good.json").read_text(encoding="utf-8"))
+    assert good["template"] == "austausch"
+    assert (out / "good.sheet.jpg").is_file()
+    failed = json.loads((out / "empty.json").read_text(encoding="utf-8"))
+    assert failed["template"] is None and "empty file" in failed["warnings"][0]
+    for path in out.glob("*.json"):
+        jsonschema.validate(json.loads(path.read_text(encoding="utf-8")), load_schema("sheet"))
+    assert not list(out.glob(".*.tmp")), "temp files left behind"
+
+
+def test_second_run_is_cached_and_force_redoes(tmp_path: Path, good_photo: Path) -> None:
+    out = tmp_path / "out"
+    assert _run("process", str(good_photo), "-o", str(out))[0] == 0
+    first = (out / "good.json").stat().st_mtime_ns
+    code, _, err = _run("process", str(good_photo), "-o", str(out))
+    assert code == 0 and "1 up to date" in err
+    assert (out / "good.json").stat().st_mtime_ns == first
+    code, _, err = _run("process", str(good_photo), "-o", str(out), "--force")
+    assert code == 0 and "1 processed" in err
+
+
+def test_same_stem_twice_is_refused(tmp_path: Path, good_photo: Path) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "good.png").write_bytes(b"x")
+    out = tmp_path / "out"
+    code, _, err = _run("process", str(good_photo), str(other / "good.png"), "-o", str(out))
+    assert code == 2
+    assert "same sheet id 'good'" in err
+    assert not out.exists() or not list(out.iterdir())
+
+
+def test_unknown_template_is_bad_usage(tmp_path: Path, good_photo: Path) -> None:
+    code, _, err = _run(
+        "process", str(good_photo), "-o", str(tmp_path / "out"), "--template", "nope"
+    )
+    assert code == 2
+    assert "unknown template 'nope'" in err
+
+
+def test_malformed_template_dir_is_refused_before_any_work(
+    tmp_path: Path, good_photo: Path
+) -> None:
+    bad = tmp_path / "templates"
+    bad.mkdir()
+    (bad / "poster.yaml").write_text("id: poster\nfields: {}\n", encoding="utf-8")
+    out = tmp_path / "out"
+    code, _, err = _run("process", str(good_photo), "-o", str(out), "--templates", str(bad))
+    assert code == 2
+    assert "poster.yaml: fields: must be a list" in err
+    assert not out.exists()
+
+
+def test_missing_photo_is_bad_usage(tmp_path: Path) -> None:
+    code, _, err = _run("process", str(tmp_path / "nope.jpg"), "-o", str(tmp_path / "out"))
+    assert code == 2
+    assert "nope.jpg: no such file or directory" in err
+
+
+def test_debug_writes_the_sheet_with_boxes(tmp_path: Path, good_photo: Path) -> None:
+    out = tmp_path / "out"
+    assert _run("process", str(good_photo), "-o", str(out), "--debug")[0] == 0
+    debug = cv2.imread(str(out / "debug" / "good.jpg"))
+    sheet = cv2.imread(str(out / "good.sheet.jpg"))
+    assert debug is not None and debug.shape == sheet.shape
+    # the field boxes are drawn in red
+    red = (debug[:, :, 2] > 180) & (debug[:, :, 1] < 80) & (debug[:, :, 0] < 80)
+    assert red.sum() > 1000

@@ -1,0 +1,55 @@
+"""Finding and flattening the sheet."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from flipchart_ocr import rectify
+from flipchart_ocr.templates import Template
+
+from .conftest import place_in_photo, render_sheet
+
+CASES = {
+    "frontal": [[500, 100], [1500, 100], [1500, 1500], [500, 1500]],
+    "keystone": [[650, 150], [1450, 220], [1650, 1650], [450, 1600]],
+    "rotated": [[600, 250], [1550, 120], [1700, 1480], [720, 1640]],
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_corners_found_within_one_percent(templates: dict[str, Template], case: str) -> None:
+    corners = CASES[case]
+    photo = place_in_photo(render_sheet(templates["austausch"], {}), corners, (2200, 1800))
+    outline = rectify.find_sheet(photo)
+    assert outline.found
+    error = np.abs(outline.corners - np.float32(corners)).max()
+    assert error < 0.01 * 2200, f"corner off by {error:.1f} px"
+
+
+def test_no_sheet_falls_back_to_the_whole_photo() -> None:
+    rng = np.random.default_rng(1)
+    photo = rng.integers(40, 120, (900, 1200, 3), dtype=np.uint8)  # a dark, noisy room
+    outline = rectify.find_sheet(photo)
+    assert not outline.found
+    assert outline.corners.tolist() == [[0, 0], [1199, 0], [1199, 899], [0, 899]]
+
+
+def test_order_corners_is_clockwise_from_top_left() -> None:
+    shuffled = np.float32([[900, 800], [100, 90], [80, 820], [920, 60]])
+    assert rectify.order_corners(shuffled).tolist() == [[100, 90], [920, 60], [900, 800], [80, 820]]
+
+
+def test_warp_gives_the_template_aspect(templates: dict[str, Template]) -> None:
+    corners = CASES["keystone"]
+    photo = place_in_photo(render_sheet(templates["austausch"], {}), corners, (2200, 1800))
+    outline = rectify.find_sheet(photo)
+    width, height = rectify.sheet_size(outline, 0.7)
+    assert abs(width / height - 0.7) < 0.01
+    assert rectify.warp(photo, outline.corners, (width, height)).shape == (height, width, 3)
+
+
+def test_deskew_measures_a_small_rotation(templates: dict[str, Template]) -> None:
+    sheet = render_sheet(templates["austausch"], {})
+    tilted = rectify.rotate(sheet, 3.0)
+    assert abs(abs(rectify.deskew_angle(tilted)) - 3.0) < 0.5
