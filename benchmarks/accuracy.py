@@ -66,7 +66,10 @@ def corner_error(found: list, truth: list, size: list) -> float:
     """Largest corner distance as a fraction of the photo's diagonal."""
     diagonal = (size[0] ** 2 + size[1] ** 2) ** 0.5
     return (
-        max(((f[0] - t[0]) ** 2 + (f[1] - t[1]) ** 2) ** 0.5 for f, t in zip(found, truth))
+        max(
+            ((f[0] - t[0]) ** 2 + (f[1] - t[1]) ** 2) ** 0.5
+            for f, t in zip(found, truth, strict=True)
+        )
         / diagonal
     )
 
