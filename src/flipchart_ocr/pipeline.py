@@ -31,6 +31,7 @@ class ProcessOptions:
     template: str | None = None  # force this template, skip identification
     timeout: float = ocr.DEFAULT_TIMEOUT
     max_pixels: int = 60_000_000
+    batch: bool = True  # all fields of a sheet in one Tesseract call
 
     def ocr_options(self, psm: int = 6) -> ocr.OcrOptions:
         return ocr.OcrOptions(lang=self.lang, psm=psm, timeout=self.timeout)
@@ -186,14 +187,17 @@ def read_fields(image: np.ndarray, template: Template, options: ProcessOptions) 
     # A freeform sheet has text anywhere: Tesseract's own page layout analysis
     # finds the blocks and their reading order.
     psm = 3 if template.id == FREEFORM_ID else 6
-    fields = []
-    for template_field in template.fields:
-        box = segment.field_pixel_box(template_field, (width, height), content=False)
-        crop_box = segment.field_pixel_box(template_field, (width, height), content=True)
-        crop = segment.crop_field(image, template_field)
-        lines, confidence = ocr.read_field(
-            crop, options.ocr_options(psm), offset=crop_box[:2], label=template_field.label
+    crops = [
+        ocr.FieldCrop(
+            segment.crop_field(image, f),
+            segment.crop_offset(f, (width, height)),
+            f.label,
         )
+        for f in template.fields
+    ]
+    results = ocr.read_fields(crops, options.ocr_options(psm), batch=options.batch)
+    fields = []
+    for template_field, (lines, confidence) in zip(template.fields, results, strict=True):
         fields.append(
             Field(
                 id=template_field.id,
@@ -201,7 +205,7 @@ def read_fields(image: np.ndarray, template: Template, options: ProcessOptions) 
                 text="\n".join(line.text for line in lines),
                 confidence=confidence,
                 lines=tuple(lines),
-                box=box,
+                box=segment.field_pixel_box(template_field, (width, height), content=False),
             )
         )
     return fields

@@ -136,10 +136,21 @@ def field_pixel_box(
     return left, top, max(right - left, 1), max(bottom - top, 1)
 
 
-def crop_field(sheet: np.ndarray, field: TemplateField) -> np.ndarray:
-    """The writing area of a field, inset a little so its box lines stay outside."""
-    height, width = sheet.shape[:2]
-    left, top, w, h = field_pixel_box(field, (width, height), content=True)
-    inset = max(2, int(0.006 * min(width, height)))
+def _crop_rect(field: TemplateField, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """The writing area inset a little, so that the box lines stay outside: l, t, r, b."""
+    left, top, w, h = field_pixel_box(field, size, content=True)
+    inset = max(2, int(0.006 * min(size)))
     top_inset = inset if field.label_height == 0 else max(inset // 2, 1)
-    return sheet[top + top_inset : top + h - inset, left + inset : left + w - inset]
+    return left + inset, top + top_inset, left + w - inset, top + h - inset
+
+
+def crop_field(sheet: np.ndarray, field: TemplateField) -> np.ndarray:
+    """The writing area of a field, cut from the rectified sheet."""
+    left, top, right, bottom = _crop_rect(field, (sheet.shape[1], sheet.shape[0]))
+    return sheet[top:bottom, left:right]
+
+
+def crop_offset(field: TemplateField, size: tuple[int, int]) -> tuple[int, int]:
+    """Where ``crop_field``'s crop starts on the sheet."""
+    left, top, _, _ = _crop_rect(field, size)
+    return left, top

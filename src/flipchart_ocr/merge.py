@@ -1,0 +1,276 @@
+"""Sheets plus corrections into the protocol: one JSON document, grouped into sections.
+
+``load_sheets`` reads an output folder; ``merge`` builds the protocol and names
+every correction that may no longer fit the OCR (``MergeResult.warnings``).
+Nothing here writes a file: the CLI writes the result, atomically, after
+everything has been checked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from . import SCHEMA_VERSION
+from .batch import sheet_image_path
+from .corrections import (
+    Corrections,
+    SheetCorrections,
+    normalize_text,
+    resolve_field,
+    validate,
+)
+from .document import Sheet
+from .errors import UsageError
+from .io import iter_sheet_files, read_json
+from .schemas import load_schema
+from .templates import FREEFORM_ID, Template
+
+
+@dataclass(frozen=True)
+class LoadedSheet:
+    sheet: Sheet
+    path: Path  # the sheet JSON it was read from
+
+    @property
+    def image(self) -> Path:
+        """The rectified sheet image ``process`` wrote beside the JSON."""
+        return sheet_image_path(self.path.parent, self.sheet.id)
+
+
+@dataclass
+class LoadedFolder:
+    sheets: list[LoadedSheet]
+    failures: list[str] = field(default_factory=list)  # unreadable sheet JSONs, by name
+    ignored: list[str] = field(default_factory=list)  # other JSON files in the folder
+
+
+@dataclass
+class MergeResult:
+    protocol: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+
+def load_sheets(out_dir: Path) -> LoadedFolder:
+    """Every sheet JSON of ``out_dir``; a broken one is a named failure, not a crash."""
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        raise UsageError(f"{out_dir}: no such folder (the -o folder of `flipchart-ocr process`)")
+    folder = LoadedFolder([])
+    schema = load_schema("sheet")
+    for path in iter_sheet_files(out_dir):
+        try:
+            document = read_json(path)
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            folder.failures.append(f"{path}: not a readable JSON file ({e})")
+            continue
+        if not _looks_like_sheet(document):
+            # e.g. a protocol.json written into the same folder
+            folder.ignored.append(f"{path}: not a sheet JSON, ignored")
+            continue
+        error = jsonschema.exceptions.best_match(
+            jsonschema.Draft202012Validator(schema).iter_errors(document)
+        )
+        if error is not None:
+            where = "/".join(str(p) for p in error.absolute_path) or "top level"
+            folder.failures.append(f"{path}: not a valid sheet JSON ({where}: {error.message})")
+            continue
+        folder.sheets.append(LoadedSheet(Sheet.from_dict(document), path))
+    if not folder.sheets and not folder.failures:
+        raise UsageError(f"{out_dir}: no sheet JSON files; run `flipchart-ocr process` first")
+    return folder
+
+
+def _looks_like_sheet(document: Any) -> bool:
+    return isinstance(document, dict) and "source" in document and "fields" in document
+
+
+def merge(
+    sheets: list[LoadedSheet],
+    corrections: Corrections | None,
+    templates: Mapping[str, Template],
+    protocol_path: Path,
+) -> MergeResult:
+    """The protocol document of the contract; raises ``CorrectionsError`` before anything else.
+
+    ``protocol_path`` is where the protocol will be written: sheet image paths are
+    recorded relative to its folder, so the two can be moved together.
+    """
+    corrections = corrections or Corrections()
+    validate(corrections, [s.sheet for s in sheets], templates)
+    warnings: list[str] = []
+    used_file_replacements: set[int] = set()
+    kept: list[tuple[LoadedSheet, dict[str, Any]]] = []
+    omitted: list[dict[str, str]] = []
+    for loaded in sorted(sheets, key=lambda s: s.sheet.id):
+        sheet = loaded.sheet
+        entry = corrections.for_sheet(sheet.id)
+        if entry is not None and entry.skip:
+            omitted.append({"id": sheet.id, "reason": "skip"})
+            continue
+        if sheet.template is None:
+            reason = "; ".join(sheet.warnings) or "the photo could not be read"
+            warnings.append(f"{sheet.id}: left out of the protocol: {reason}")
+            omitted.append({"id": sheet.id, "reason": "unreadable"})
+            continue
+        warnings.extend(_template_override_warnings(loaded, entry, corrections))
+        document, sheet_warnings, used = _merge_sheet(loaded, entry, corrections, protocol_path)
+        warnings.extend(sheet_warnings)
+        used_file_replacements |= used
+        kept.append((loaded, document))
+    warnings.extend(_unused_replacement_warnings(corrections, used_file_replacements))
+    warnings.extend(
+        f"template {template_id!r} (sheet JSONs of {folder}) is not known here; pass its"
+        " folder with --templates to give its section a name"
+        for template_id, folder in _unknown_templates(kept, templates).items()
+    )
+    sections, ordered = _sections(kept, templates)
+    protocol = {
+        "schema_version": SCHEMA_VERSION,
+        "event": dict(corrections.event),
+        "sections": sections,
+        "sheets": ordered,
+        "omitted": omitted,
+        "warnings": warnings,
+    }
+    return MergeResult(protocol, warnings)
+
+
+def _merge_sheet(
+    loaded: LoadedSheet,
+    entry: SheetCorrections | None,
+    corrections: Corrections,
+    protocol_path: Path,
+) -> tuple[dict[str, Any], list[str], set[int]]:
+    sheet = loaded.sheet
+    warnings: list[str] = []
+    used: set[int] = set()
+    fields = []
+    for sheet_field in sheet.fields:
+        correction = entry.fields.get(sheet_field.id) if entry else None
+        resolved = resolve_field(sheet_field.text, correction, corrections.replace)
+        used |= resolved.file_replacements_used
+        where = corrections.where(correction.line) if correction else ""
+        for message in resolved.warnings:
+            warnings.append(f"{where}: sheets.{sheet.id}.fields.{sheet_field.id}: {message}")
+        document = {
+            "id": sheet_field.id,
+            "label": sheet_field.label,
+            "text": resolved.text,
+            "origin": resolved.origin,
+            "confidence": round(sheet_field.confidence, 1),
+        }
+        if resolved.text != normalize_text(sheet_field.text):
+            document["ocr_text"] = normalize_text(sheet_field.text)
+        fields.append(document)
+    return (
+        {
+            "id": sheet.id,
+            "template": sheet.template,
+            "source": {
+                "path": sheet.source.path,
+                "sha256": sheet.source.sha256,
+                "width": sheet.source.width,
+                "height": sheet.source.height,
+            },
+            "image": _image_reference(loaded.image, protocol_path),
+            "fields": fields,
+            "warnings": list(sheet.warnings),
+        },
+        warnings,
+        used,
+    )
+
+
+def _image_reference(image: Path, protocol_path: Path) -> str | None:
+    """The sheet image relative to the protocol's folder (absolute if on another drive)."""
+    if not image.is_file():
+        return None
+    base = Path(protocol_path).resolve().parent
+    try:
+        return Path(os.path.relpath(image.resolve(), base)).as_posix()
+    except ValueError:  # Windows: another drive has no relative path
+        return str(image.resolve())
+
+
+def _template_override_warnings(
+    loaded: LoadedSheet, entry: SheetCorrections | None, corrections: Corrections
+) -> list[str]:
+    """A ``template`` override the sheet JSON does not reflect yet.
+
+    The sheet stays as it was read (its fields are that template's); corrections
+    of fields it does not have cannot be applied until the photo is read again.
+    """
+    sheet = loaded.sheet
+    if entry is None or entry.template is None or entry.template == sheet.template:
+        return []
+    where = corrections.where(entry.template_line)
+    message = (
+        f"{where}: sheets.{sheet.id}.template: the corrections file says {entry.template!r}"
+        f" but {loaded.path} was read as {sheet.template!r}; the sheet is kept as read."
+        f" Process the photo again to apply it:"
+        f" flipchart-ocr process {sheet.source.path} -o {loaded.path.parent}"
+        f" -c {corrections.path}"
+    )
+    warnings = [message]
+    present = {f.id for f in sheet.fields}
+    for field_id, correction in entry.fields.items():
+        if field_id not in present:
+            warnings.append(
+                f"{corrections.where(correction.line)}: sheets.{sheet.id}.fields.{field_id}:"
+                f" not applied: the sheet was read as {sheet.template!r}, which has no such field"
+            )
+    return warnings
+
+
+def _unknown_templates(
+    kept: list[tuple[LoadedSheet, dict[str, Any]]], templates: Mapping[str, Template]
+) -> dict[str, Path]:
+    return {
+        loaded.sheet.template: loaded.path.parent
+        for loaded, _ in kept
+        if loaded.sheet.template is not None and loaded.sheet.template not in templates
+    }
+
+
+def _unused_replacement_warnings(corrections: Corrections, used: set[int]) -> list[str]:
+    return [
+        f"{corrections.where(r.line)}: replace {r.old!r}: occurs in no OCR text"
+        for index, r in enumerate(corrections.replace)
+        if index not in used
+    ]
+
+
+def _sections(
+    kept: list[tuple[LoadedSheet, dict[str, Any]]], templates: Mapping[str, Template]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Group sheets by template in the templates' order (freeform last), ids in order.
+
+    A template the merge does not know (a custom one whose --templates folder was
+    not given) gets its own section after the known ones, named by its id.
+    """
+    order = [t for t in templates if t != FREEFORM_ID]
+    unknown = sorted({doc["template"] for _, doc in kept} - set(templates))
+    order += [*unknown, FREEFORM_ID]
+    sections = []
+    ordered = []
+    for template_id in order:
+        members = [doc for _, doc in kept if doc["template"] == template_id]
+        if not members:
+            continue
+        template = templates.get(template_id)
+        sections.append(
+            {
+                "template": template_id,
+                "name": template.name if template else template_id,
+                "sheets": [doc["id"] for doc in members],
+            }
+        )
+        ordered.extend(members)
+    return sections, ordered
