@@ -496,6 +496,11 @@ def validate(
                     f"unknown field for template {template_id!r};"
                     f" {_choices(valid_fields, field_id)}"
                 )
+                if template_id != sheet.template:
+                    reason += (
+                        f" (line {entry.template_line} sets the template; the photo was"
+                        f" read as {sheet.template!r}, whose field entries no longer apply)"
+                    )
             problems.add(correction.line, f"{where}.fields.{field_id}", reason)
     problems.raise_if_any()
 
@@ -563,3 +568,100 @@ def resolve_field(
             warnings.append(f"replace {replacement.old!r}: no longer occurs in the OCR text")
     origin = ORIGIN_CORRECTED if text != ocr_text else ORIGIN_OCR
     return Resolved(text, origin, tuple(warnings), frozenset(used))
+
+
+# -- a starting file ----------------------------------------------------------------------
+
+
+class _Dumper(yaml.SafeDumper):
+    """Multi-line text as a literal block, so a reviewer edits lines, not escapes."""
+
+
+def _represent_text(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in text else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
+_Dumper.add_representer(str, _represent_text)
+
+
+def _yaml_entry(key: str, value: Any, indent: int) -> list[str]:
+    """``key: value`` as YAML lines at ``indent``; PyYAML does the quoting and escaping."""
+    dumped = yaml.dump(
+        {key: value},
+        Dumper=_Dumper,
+        allow_unicode=True,
+        default_flow_style=False,
+        sort_keys=False,
+        width=1_000_000,  # never fold a line: the sheet's line breaks are the text's
+    )
+    pad = " " * indent
+    return [pad + line if line else line for line in dumped.rstrip("\n").split("\n")]
+
+
+def _comment(text: str, indent: int) -> str:
+    return " " * indent + "# " + " ".join(text.split())
+
+
+STARTING_FILE_HEADER = """\
+# Corrections for the sheets in {out_dir}, written by `flipchart-ocr corrections init`.
+#
+# Every field's OCR text is below, ready to edit: fix it in place and keep the
+# `ocr_sha` line. The field then counts as corrected and your text wins over any
+# later OCR run (merge warns when the OCR text has changed since, so you can check).
+# A field you leave as it is is no correction: it follows the OCR, also a newer run's.
+#
+#   event:    printed at the top of the protocol (title, subtitle, date, place, moderation)
+#   replace:  "old": "new" pairs fixed in every field, e.g. a name OCR always misreads
+#   skip: true          leaves a sheet out of the protocol
+#   template: ID        the photo shows another template; read it again with
+#                       flipchart-ocr process PHOTO -o {out_dir} -c THIS_FILE
+#   replace: (in a field)  "old": "new" pairs fixed in that field only
+#
+# Templates: {templates}
+"""
+
+
+def starting_file(
+    sheets: Iterable[Sheet], templates: Mapping[str, Template], out_dir: Path | str
+) -> str:
+    """A corrections file listing every sheet and field with its OCR text, ready to edit."""
+    lines = STARTING_FILE_HEADER.format(out_dir=out_dir, templates=", ".join(templates)).split("\n")
+    lines += [
+        "event:",
+        '  title: ""',
+        '  subtitle: ""',
+        '  date: ""  # e.g. 2019-03-27',
+        '  place: ""',
+        '  moderation: ""',
+        "replace: {}",
+        "sheets:",
+    ]
+    for sheet in sorted(sheets, key=lambda s: s.id):
+        lines += _starting_sheet(sheet, templates)
+    return "\n".join(lines) + "\n"
+
+
+def _starting_sheet(sheet: Sheet, templates: Mapping[str, Template]) -> list[str]:
+    if sheet.template is None:
+        reason = "; ".join(sheet.warnings) or "unreadable"
+        return [_comment(f"{sheet.id}: could not be read ({reason}); left out of the protocol", 2)]
+    template = templates.get(sheet.template)
+    name = template.name if template else sheet.template
+    lines = _yaml_entry(sheet.id, None, 2)
+    lines[-1] = lines[-1].removesuffix(" null")
+    lines.append(
+        _comment(f"{name} (template {sheet.template}, score {sheet.template_score:.2f})", 4)
+    )
+    lines.append(_comment(f"photo: {sheet.source.path}", 4))
+    lines += [_comment(warning, 4) for warning in sheet.warnings]
+    lines.append("    fields:")
+    for sheet_field in sheet.fields:
+        lines += _yaml_entry(sheet_field.id, None, 6)
+        lines[-1] = lines[-1].removesuffix(" null")
+        label = f"{sheet_field.label}  " if sheet_field.label else ""
+        lines.append(_comment(f"{label}(OCR confidence {sheet_field.confidence:.0f})", 8))
+        text = canonical_text(sheet_field.text)
+        lines += _yaml_entry("text", text, 8)
+        lines += _yaml_entry("ocr_sha", ocr_fingerprint(text), 8)
+    return lines
