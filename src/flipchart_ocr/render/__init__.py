@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 from ..errors import FlipchartError, UsageError
 from ..io import read_json
 from ..schemas import load_schema
@@ -49,7 +47,8 @@ GERMAN_MONTHS = (
     "Dezember",
 )
 # Below this Tesseract confidence an uncorrected field is marked on screen (never
-# in print): in our sample runs, fields under 60 nearly always held misread words.
+# in print). A rough line: in the test photos, handwritten fields under 60 held
+# misread words and those above it mostly did not.
 UNCHECKED_BELOW = 60.0
 
 
@@ -97,6 +96,8 @@ def load_protocol(path: Path) -> dict[str, Any]:
         raise UsageError(f"{path}: no such file (make it with `flipchart-ocr merge`)") from e
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise FlipchartError(f"{path}: not a readable JSON file ({e})") from e
+    import jsonschema  # here: the CLI imports this package for FORMATS alone
+
     validator = jsonschema.Draft202012Validator(load_schema("protocol"))
     error = jsonschema.exceptions.best_match(validator.iter_errors(protocol))
     if error is not None:
