@@ -225,6 +225,184 @@ def schema(name: str) -> None:
     click.echo(json.dumps(load_schema(name), ensure_ascii=False, indent=2))
 
 
+corrections_option = click.option(
+    "-c",
+    "--corrections",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Corrections file (YAML); only read, never changed.",
+)
+
+
+def _warn_all(messages: list[str]) -> None:
+    for message in messages:
+        click.echo(f"warning: {message}", err=True)
+
+
+def _refuse_same_file(output: Path, *inputs: Path | None) -> None:
+    """The user's corrections and protocol are inputs: an -o typo must not overwrite them."""
+    for path in inputs:
+        if path is not None and output.resolve() == path.resolve():
+            raise click.UsageError(f"{output}: is an input of this command; choose another -o")
+
+
+@cli.command()
+@click.argument("out_dir", metavar="OUT", type=click.Path(file_okay=False, path_type=Path))
+@corrections_option
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The protocol JSON to write.",
+)
+@templates_option
+@handle_errors
+def merge(
+    out_dir: Path, corrections: Path | None, output: Path, templates_dir: Path | None
+) -> None:
+    """Merge the sheet JSONs of OUT and the corrections into one protocol JSON.
+
+    Sheets are grouped into sections by template. Warnings name photos left out
+    and corrections that may no longer fit the OCR text. Example:
+
+        flipchart-ocr merge out/ -c corrections/event.yaml -o protocol.json
+    """
+    from . import merge as merging
+    from .corrections import load_corrections
+    from .io import write_json
+
+    _refuse_same_file(output, corrections)
+    templates = load_templates(templates_dir)
+    loaded = load_corrections(corrections) if corrections else None
+    folder = merging.load_sheets(out_dir)
+    result = merging.merge(folder.sheets, loaded, templates, output)
+    _warn_all(folder.ignored + result.warnings)
+    for failure in folder.failures:
+        click.echo(f"error: {failure}", err=True)
+    write_json(output, result.protocol)
+    sheets, sections = len(result.protocol["sheets"]), len(result.protocol["sections"])
+    click.echo(f"{sheets} sheets in {sections} sections -> {output}", err=True)
+    if folder.failures:
+        sys.exit(int(ExitCode.INPUT_FAILED))
+
+
+@cli.command()
+@click.argument(
+    "protocol", metavar="PROTOCOL.json", type=click.Path(dir_okay=False, path_type=Path)
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The document to write: .md, .html or .csv.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["md", "html", "csv"]),
+    help="Format, when the suffix of -o does not say it.",
+)
+@handle_errors
+def render(protocol: Path, output: Path, fmt: str | None) -> None:
+    """Render a protocol JSON as Markdown, one self-contained HTML file, or CSV.
+
+    The HTML file embeds the sheet images: e-mail it, or print it to PDF. The CSV
+    has one row per line of a field. Examples:
+
+    \b
+        flipchart-ocr render protocol.json -o protocol.html
+        flipchart-ocr render protocol.json -o protocol.csv
+    """
+    from . import render as rendering
+    from .io import atomic_write
+
+    _refuse_same_file(output, protocol)
+    chosen = rendering.format_for(output, fmt)
+    document = rendering.load_protocol(protocol)
+    warnings: list[str] = []
+    context = rendering.RenderContext(protocol.resolve().parent, output, warnings.append)
+    text = rendering.render(document, chosen, context)
+    _warn_all(warnings)
+    atomic_write(output, text)
+    click.echo(f"{chosen} -> {output}", err=True)
+
+
+@cli.group("corrections")
+def corrections_group() -> None:
+    """Start or check a corrections file: a person's fixes to the OCR text.
+
+    \b
+      flipchart-ocr corrections init out/ -o corrections/event.yaml
+      flipchart-ocr corrections check corrections/event.yaml out/
+    """
+
+
+@corrections_group.command("init")
+@click.argument("out_dir", metavar="OUT", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The corrections file to write, e.g. corrections/EVENT.yaml.",
+)
+@click.option(
+    "--force", is_flag=True, help="Overwrite an existing file (its corrections are lost)."
+)
+@templates_option
+@handle_errors
+def corrections_init(out_dir: Path, output: Path, force: bool, templates_dir: Path | None) -> None:
+    """Write a starting corrections file: every sheet and field of OUT with its OCR text.
+
+    Edit the texts in any editor, then merge with -c. Never overwrites an existing
+    file unless --force is given. Example:
+
+        flipchart-ocr corrections init out/ -o corrections/event.yaml
+    """
+    from .corrections import starting_file
+    from .io import atomic_write
+    from .merge import load_sheets
+
+    if output.exists() and not force:
+        raise click.UsageError(
+            f"{output}: exists; it may hold corrections. Use --force to overwrite it."
+        )
+    templates = load_templates(templates_dir)
+    folder = load_sheets(out_dir)
+    for failure in folder.failures:
+        click.echo(f"error: {failure}", err=True)
+    atomic_write(output, starting_file([s.sheet for s in folder.sheets], templates, out_dir))
+    click.echo(f"{len(folder.sheets)} sheets -> {output}", err=True)
+    if folder.failures:
+        sys.exit(int(ExitCode.INPUT_FAILED))
+
+
+@corrections_group.command("check")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("out_dir", metavar="OUT", type=click.Path(file_okay=False, path_type=Path))
+@templates_option
+@handle_errors
+def corrections_check(file: Path, out_dir: Path, templates_dir: Path | None) -> None:
+    """Check a corrections file against the sheets of OUT; write nothing.
+
+    Exit 2 and every problem with its line when the file is invalid; warnings for
+    corrections that may no longer fit the OCR text. Example:
+
+        flipchart-ocr corrections check corrections/event.yaml out/
+    """
+    from . import merge as merging
+    from .corrections import load_corrections
+
+    templates = load_templates(templates_dir)
+    loaded = load_corrections(file)
+    folder = merging.load_sheets(out_dir)
+    result = merging.merge(folder.sheets, loaded, templates, out_dir / "protocol.json")
+    _warn_all(result.warnings)
+    fields = sum(len(entry.fields) for entry in loaded.sheets.values())
+    click.echo(f"{file}: ok ({len(loaded.sheets)} sheets, {fields} field entries)", err=True)
+
+
 def main() -> None:
     cli()
 
