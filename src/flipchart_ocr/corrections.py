@@ -488,8 +488,8 @@ def validate(
                 continue
             if template_id is None:
                 reason = (
-                    "the photo could not be read, so the sheet has no fields;"
-                    " fix the photo and process it again, or set skip: true"
+                    "the photo could not be read, so the sheet has no fields (valid: none);"
+                    " delete this entry, or fix the photo and process it again"
                 )
             else:
                 reason = (

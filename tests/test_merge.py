@@ -1,0 +1,268 @@
+"""merge: sections, corrections applied and nothing else, stale corrections, the user's file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import cv2
+import jsonschema
+
+from flipchart_ocr.schemas import load_schema
+from flipchart_ocr.templates import Template
+
+from .conftest import place_in_photo, render_sheet
+from .fixtures import copy_out, run, set_ocr_text, sheet_json, write
+
+CORRECTIONS = """\
+# the reviewer's work: comments and order must survive merge and render
+event:
+  title: Integrationskonferenz Stadtbezirk Ost
+  date: 2019-03-27
+replace:
+  "Reser Mat": "Resser Mark"
+sheets:
+  IMG_0002:
+    fields:
+      laeuft_gut:
+        text: |
+          viele Vereine
+          gute Nachbarschaft
+        ocr_sha: ca8f383d99cb
+      worauf_kommt_es_an:
+        replace: {"Anteile srl?": "Anlaufstelle im Stadtteil"}
+"""
+
+
+def merge(tmp_path: Path, corrections: str | None = CORRECTIONS) -> tuple[dict[str, Any], str]:
+    out = tmp_path / "out" if (tmp_path / "out").exists() else copy_out(tmp_path)
+    args: list[str | Path] = ["merge", out, "-o", tmp_path / "protocol.json"]
+    if corrections is not None:
+        args += ["-c", write(tmp_path / "corrections" / "event.yaml", corrections)]
+    code, _, err = run(*args)
+    assert code == 0, err
+    return json.loads((tmp_path / "protocol.json").read_text(encoding="utf-8")), err
+
+
+def fields_of(protocol: dict[str, Any], sheet_id: str) -> dict[str, dict[str, Any]]:
+    sheet = next(s for s in protocol["sheets"] if s["id"] == sheet_id)
+    return {f["id"]: f for f in sheet["fields"]}
+
+
+def test_sections_follow_the_template_order_with_freeform_last(tmp_path: Path) -> None:
+    protocol, err = merge(tmp_path, None)
+    assert [s["template"] for s in protocol["sections"]] == ["austausch", "freeform"]
+    assert protocol["sections"][0]["name"] == "Austausch zu Entwicklungen im Stadtbezirk"
+    assert protocol["sections"][0]["sheets"] == ["IMG_0002", "IMG_0003"]
+    assert [s["id"] for s in protocol["sheets"]] == ["IMG_0002", "IMG_0003", "IMG_0001"]
+    # the unreadable photo is left out, with a warning naming it and why
+    assert "IMG_0004: left out of the protocol: photos/IMG_0004.jpg: truncated image" in err
+    assert protocol["omitted"] == [{"id": "IMG_0004", "reason": "unreadable"}]
+
+
+def test_protocol_validates_against_its_schema(tmp_path: Path) -> None:
+    protocol, _ = merge(tmp_path)
+    jsonschema.validate(protocol, load_schema("protocol"))
+    assert protocol["schema_version"] == 1
+    assert protocol["event"] == {
+        "title": "Integrationskonferenz Stadtbezirk Ost",
+        "date": "2019-03-27",
+    }
+
+
+def test_corrections_are_applied_and_nothing_else_changes(tmp_path: Path) -> None:
+    protocol, err = merge(tmp_path)
+    out = tmp_path / "out"
+    assert [line for line in err.splitlines() if line.startswith("warning")] == [
+        "warning: IMG_0004: left out of the protocol: photos/IMG_0004.jpg: truncated image"
+    ]
+
+    fields = fields_of(protocol, "IMG_0002")
+    assert fields["laeuft_gut"]["text"] == "viele Vereine\ngute Nachbarschaft"
+    assert fields["laeuft_gut"]["origin"] == "corrected"
+    assert fields["laeuft_gut"]["ocr_text"] == "viele Vereine\nze Nnchbarschaft"
+    assert fields["handlungsbedarfe"]["text"].endswith("Resser Mark beleben")  # file-wide
+    assert fields["worauf_kommt_es_an"]["text"].endswith("Anlaufstelle im Stadtteil")
+
+    changed = {
+        ("IMG_0002", "laeuft_gut"),
+        ("IMG_0002", "handlungsbedarfe"),
+        ("IMG_0002", "worauf_kommt_es_an"),
+        ("IMG_0003", "handlungsbedarfe"),  # file-wide replace
+    }
+    for sheet_id in ("IMG_0001", "IMG_0002", "IMG_0003"):
+        recorded = sheet_json(out, sheet_id)
+        merged = fields_of(protocol, sheet_id)
+        assert list(merged) == [f["id"] for f in recorded["fields"]]
+        for field in recorded["fields"]:
+            got = merged[field["id"]]
+            assert got["label"] == field["label"]
+            assert got["confidence"] == field["confidence"]  # OCR's, also when corrected
+            if (sheet_id, field["id"]) in changed:
+                assert got["origin"] == "corrected" and got["text"] != field["text"]
+            else:
+                assert got["origin"] == "ocr" and got["text"] == field["text"]
+                assert "ocr_text" not in got
+
+
+def test_sheet_image_is_recorded_relative_to_the_protocol(tmp_path: Path) -> None:
+    protocol, _ = merge(tmp_path)
+    for sheet in protocol["sheets"]:
+        assert sheet["image"] == f"out/{sheet['id']}.sheet.jpg"
+        assert (tmp_path / sheet["image"]).is_file()
+        assert sheet["source"]["path"] == f"photos/{sheet['id']}.jpg"
+
+
+def test_skip_leaves_the_sheet_out(tmp_path: Path) -> None:
+    protocol, _ = merge(tmp_path, "sheets:\n  IMG_0003:\n    skip: true\n")
+    assert [s["id"] for s in protocol["sheets"]] == ["IMG_0002", "IMG_0001"]
+    assert {"id": "IMG_0003", "reason": "skip"} in protocol["omitted"]
+
+
+def test_corrections_file_is_byte_identical_after_merge_and_render(tmp_path: Path) -> None:
+    out = copy_out(tmp_path)
+    corrections = write(tmp_path / "corrections" / "event.yaml", CORRECTIONS)
+    before = hashlib.sha256(corrections.read_bytes()).hexdigest()
+    stat = corrections.stat()
+
+    assert run("merge", out, "-c", corrections, "-o", tmp_path / "p.json")[0] == 0
+    for suffix in ("md", "html", "csv"):
+        assert run("render", tmp_path / "p.json", "-o", tmp_path / f"p.{suffix}")[0] == 0
+    assert run("corrections", "check", corrections, out)[0] == 0
+
+    assert hashlib.sha256(corrections.read_bytes()).hexdigest() == before
+    assert corrections.stat().st_mtime_ns == stat.st_mtime_ns
+    assert sorted(p.name for p in corrections.parent.iterdir()) == ["event.yaml"]
+
+
+def test_merge_refuses_to_write_over_the_corrections(tmp_path: Path) -> None:
+    out = copy_out(tmp_path)
+    corrections = write(tmp_path / "event.yaml", CORRECTIONS)
+    code, _, err = run("merge", out, "-c", corrections, "-o", corrections)
+    assert code == 2 and "is an input of this command" in err
+    assert corrections.read_text(encoding="utf-8") == CORRECTIONS
+
+
+# -- corrections that may no longer fit ---------------------------------------------------
+
+
+def test_stale_text_correction_is_kept_and_reported(tmp_path: Path) -> None:
+    out = copy_out(tmp_path)
+    set_ocr_text(out, "IMG_0002", "laeuft_gut", "viele Vereine\nguke Nachbarschaft")
+    protocol, err = merge(tmp_path)
+    assert fields_of(protocol, "IMG_0002")["laeuft_gut"]["text"] == (
+        "viele Vereine\ngute Nachbarschaft"
+    )
+    expected = "event.yaml:10: sheets.IMG_0002.fields.laeuft_gut: the OCR text has changed"
+    assert expected in err
+    assert any(expected in w for w in protocol["warnings"])
+
+
+def test_stale_replacements_are_reported(tmp_path: Path) -> None:
+    out = copy_out(tmp_path)
+    set_ocr_text(out, "IMG_0002", "worauf_kommt_es_an", "Anlaufstelle im Stadtteil")
+    for sheet_id in ("IMG_0002", "IMG_0003"):
+        set_ocr_text(out, sheet_id, "handlungsbedarfe", "Resser Mark beleben")
+    _, err = merge(tmp_path)
+    assert "event.yaml:6: replace 'Reser Mat': occurs in no OCR text" in err
+    assert (
+        "event.yaml:15: sheets.IMG_0002.fields.worauf_kommt_es_an:"
+        " replace 'Anteile srl?': no longer occurs in the OCR text"
+    ) in err
+
+
+def test_template_override_not_yet_processed_keeps_the_sheet_and_says_what_to_run(
+    tmp_path: Path,
+) -> None:
+    protocol, err = merge(
+        tmp_path,
+        "sheets:\n  IMG_0001:\n    template: austausch\n"
+        "    fields:\n      laeuft_gut:\n        text: Natur\n",
+    )
+    assert "sheets.IMG_0001.template: the corrections file says 'austausch'" in err
+    assert "read as 'freeform'" in err
+    assert "flipchart-ocr process photos/IMG_0001.jpg -o" in err
+    assert "sheets.IMG_0001.fields.laeuft_gut: not applied" in err
+    assert protocol["sections"][-1] == {
+        "template": "freeform",
+        "name": "Freies Blatt",
+        "sheets": ["IMG_0001"],
+    }
+
+
+def test_broken_sheet_json_is_named_and_the_rest_is_merged(tmp_path: Path) -> None:
+    out = copy_out(tmp_path)
+    (out / "IMG_0003.json").write_text('{"id": "IMG_0003", "source": ', encoding="utf-8")
+    code, _, err = run("merge", out, "-o", tmp_path / "p.json")
+    assert code == 1
+    assert "IMG_0003.json: not a readable JSON file" in err
+    protocol = json.loads((tmp_path / "p.json").read_text(encoding="utf-8"))
+    assert [s["id"] for s in protocol["sheets"]] == ["IMG_0002", "IMG_0001"]
+
+
+def test_a_protocol_inside_the_output_folder_is_ignored(tmp_path: Path) -> None:
+    out = copy_out(tmp_path)
+    assert run("merge", out, "-o", out / "protocol.json")[0] == 0
+    code, _, err = run("merge", out, "-o", out / "protocol.json")
+    assert code == 0
+    assert "protocol.json: not a sheet JSON, ignored" in err
+    protocol = json.loads((out / "protocol.json").read_text(encoding="utf-8"))
+    assert protocol["sheets"][0]["image"] == "IMG_0002.sheet.jpg"
+
+
+def test_missing_or_empty_output_folder_is_bad_usage(tmp_path: Path) -> None:
+    code, _, err = run("merge", tmp_path / "nope", "-o", tmp_path / "p.json")
+    assert code == 2 and "no such folder" in err
+    (tmp_path / "empty").mkdir()
+    code, _, err = run("merge", tmp_path / "empty", "-o", tmp_path / "p.json")
+    assert code == 2 and "no sheet JSON files" in err
+    assert not (tmp_path / "p.json").exists()
+
+
+# -- end to end, with real OCR ------------------------------------------------------------
+
+
+def _photo(path: Path, template: Template, texts: dict[str, list[str]]) -> Path:
+    sheet = render_sheet(template, texts, height=1200)
+    photo = place_in_photo(sheet, [[120, 80], [980, 100], [1000, 1330], [100, 1310]], (1100, 1400))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), photo)
+    return path
+
+
+def test_corrections_survive_a_new_ocr_run(tmp_path: Path, templates: dict[str, Template]) -> None:
+    """init, fix a field, re-photograph the sheet, process again: the fix wins and is flagged."""
+    photo = tmp_path / "photos" / "IMG_0100.jpg"
+    out = tmp_path / "out"
+    corrections = tmp_path / "corrections" / "event.yaml"
+    austausch = templates["austausch"]
+    _photo(photo, austausch, {"laeuft_gut": ["ruhiger Bezirk"], "handlungsbedarfe": ["Kitas"]})
+    assert run("process", photo, "-o", out, "--template", "austausch")[0] == 0
+    assert run("corrections", "init", out, "-o", corrections)[0] == 0
+    first_ocr = sheet_json(out, "IMG_0100")["fields"][0]["text"]
+    text = corrections.read_text(encoding="utf-8")
+    field_entry = f"      laeuft_gut:\n        # {austausch.fields[0].label}"
+    assert field_entry in text
+    # the reviewer replaces the first field's text, whatever OCR made of it
+    start = text.index("text:", text.index(field_entry))
+    end = text.index("ocr_sha:", start)
+    corrections.write_text(
+        text[:start] + "text: Ruhiger Bezirk am Resser Mark\n        " + text[end:],
+        encoding="utf-8",
+    )
+
+    _photo(photo, austausch, {"laeuft_gut": ["lauter Bezirk"], "handlungsbedarfe": ["Kitas"]})
+    assert run("process", photo, "-o", out, "--template", "austausch")[0] == 0
+    assert sheet_json(out, "IMG_0100")["fields"][0]["text"] != first_ocr
+
+    code, _, err = run("merge", out, "-c", corrections, "-o", tmp_path / "p.json")
+
+    assert code == 0, err
+    assert "sheets.IMG_0100.fields.laeuft_gut: the OCR text has changed" in err
+    protocol = json.loads((tmp_path / "p.json").read_text(encoding="utf-8"))
+    fields = fields_of(protocol, "IMG_0100")
+    assert fields["laeuft_gut"]["text"] == "Ruhiger Bezirk am Resser Mark"
+    assert fields["laeuft_gut"]["origin"] == "corrected"
+    assert fields["handlungsbedarfe"]["origin"] == "ocr"  # untouched entry follows the OCR
