@@ -324,7 +324,7 @@ def render(protocol: Path, output: Path, fmt: str | None) -> None:
     context = rendering.RenderContext(protocol.resolve().parent, output, warnings.append)
     text = rendering.render(document, chosen, context)
     _warn_all(warnings)
-    atomic_write(output, text)
+    atomic_write(output, text.encode("utf-8"))  # bytes: no newline translation (CSV is CRLF)
     click.echo(f"{chosen} -> {output}", err=True)
 
 
