@@ -353,7 +353,7 @@ def corrections_group() -> None:
 @templates_option
 @handle_errors
 def corrections_init(out_dir: Path, output: Path, force: bool, templates_dir: Path | None) -> None:
-    """Write a starting corrections file: every sheet and field of OUT with its OCR text.
+    """Start a corrections file: every field of OUT with its OCR text.
 
     Edit the texts in any editor, then merge with -c. Never overwrites an existing
     file unless --force is given. Example:
