@@ -195,9 +195,12 @@ def test_template_override_not_yet_processed_keeps_the_sheet_and_says_what_to_ru
 def test_broken_sheet_json_is_named_and_the_rest_is_merged(tmp_path: Path) -> None:
     out = copy_out(tmp_path)
     (out / "IMG_0003.json").write_text('{"id": "IMG_0003", "source": ', encoding="utf-8")
-    code, _, err = run("merge", out, "-o", tmp_path / "p.json")
+    # its corrections are not called unknown: the broken file is the problem to name
+    corrections = write(tmp_path / "event.yaml", "sheets:\n  IMG_0003:\n    skip: false\n")
+    code, _, err = run("merge", out, "-c", corrections, "-o", tmp_path / "p.json")
     assert code == 1
     assert "IMG_0003.json: not a readable JSON file" in err
+    assert "no such sheet" not in err
     protocol = json.loads((tmp_path / "p.json").read_text(encoding="utf-8"))
     assert [s["id"] for s in protocol["sheets"]] == ["IMG_0002", "IMG_0001"]
 

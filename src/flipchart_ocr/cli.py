@@ -275,7 +275,7 @@ def merge(
     templates = load_templates(templates_dir)
     loaded = load_corrections(corrections) if corrections else None
     folder = merging.load_sheets(out_dir)
-    result = merging.merge(folder.sheets, loaded, templates, output)
+    result = merging.merge(folder.sheets, loaded, templates, output, folder.failed_ids)
     _warn_all(folder.ignored + result.warnings)
     for failure in folder.failures:
         click.echo(f"error: {failure}", err=True)
@@ -397,10 +397,15 @@ def corrections_check(file: Path, out_dir: Path, templates_dir: Path | None) -> 
     templates = load_templates(templates_dir)
     loaded = load_corrections(file)
     folder = merging.load_sheets(out_dir)
-    result = merging.merge(folder.sheets, loaded, templates, out_dir / "protocol.json")
-    _warn_all(result.warnings)
+    protocol = out_dir / "protocol.json"  # only for image paths; nothing is written
+    result = merging.merge(folder.sheets, loaded, templates, protocol, folder.failed_ids)
+    _warn_all(folder.ignored + result.warnings)
+    for failure in folder.failures:
+        click.echo(f"error: {failure}", err=True)
     fields = sum(len(entry.fields) for entry in loaded.sheets.values())
     click.echo(f"{file}: ok ({len(loaded.sheets)} sheets, {fields} field entries)", err=True)
+    if folder.failures:
+        sys.exit(int(ExitCode.INPUT_FAILED))
 
 
 def main() -> None:

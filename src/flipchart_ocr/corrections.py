@@ -460,17 +460,25 @@ def _parse_field(node: yaml.Node, entry: str, line: int, problems: _Problems) ->
 
 
 def validate(
-    corrections: Corrections, sheets: Iterable[Sheet], templates: Mapping[str, Template]
+    corrections: Corrections,
+    sheets: Iterable[Sheet],
+    templates: Mapping[str, Template],
+    unavailable: Iterable[str] = (),
 ) -> None:
     """Every sheet, template and field the file names exists; else one ``CorrectionsError``.
 
     A sheet's fields are those of its ``template`` override when it has one, else
-    those of the template its sheet JSON was read with.
+    those of the template its sheet JSON was read with. ``unavailable`` are ids
+    whose sheet JSON exists but cannot be read: that failure is reported on its
+    own, so their entries are not called unknown.
     """
     by_id = {normalize_text(sheet.id): sheet for sheet in sheets}
+    skipped = {normalize_text(sheet_id) for sheet_id in unavailable}
     problems = _Problems(corrections.path or "<corrections>")
     for sheet_id, entry in corrections.sheets.items():
         where = f"sheets.{sheet_id}"
+        if sheet_id in skipped:
+            continue
         sheet = by_id.get(sheet_id)
         if sheet is None:
             problems.add(entry.line, where, f"no such sheet; {_choices(sorted(by_id), sheet_id)}")

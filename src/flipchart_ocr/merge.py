@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,7 @@ class LoadedSheet:
 class LoadedFolder:
     sheets: list[LoadedSheet]
     failures: list[str] = field(default_factory=list)  # unreadable sheet JSONs, by name
+    failed_ids: list[str] = field(default_factory=list)  # their sheet ids (file stems)
     ignored: list[str] = field(default_factory=list)  # other JSON files in the folder
 
 
@@ -69,6 +70,7 @@ def load_sheets(out_dir: Path) -> LoadedFolder:
             document = read_json(path)
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
             folder.failures.append(f"{path}: not a readable JSON file ({e})")
+            folder.failed_ids.append(path.stem)
             continue
         if not _looks_like_sheet(document):
             # e.g. a protocol.json written into the same folder
@@ -80,6 +82,7 @@ def load_sheets(out_dir: Path) -> LoadedFolder:
         if error is not None:
             where = "/".join(str(p) for p in error.absolute_path) or "top level"
             folder.failures.append(f"{path}: not a valid sheet JSON ({where}: {error.message})")
+            folder.failed_ids.append(path.stem)
             continue
         folder.sheets.append(LoadedSheet(Sheet.from_dict(document), path))
     if not folder.sheets and not folder.failures:
@@ -96,14 +99,16 @@ def merge(
     corrections: Corrections | None,
     templates: Mapping[str, Template],
     protocol_path: Path,
+    unavailable: Iterable[str] = (),
 ) -> MergeResult:
     """The protocol document of the contract; raises ``CorrectionsError`` before anything else.
 
     ``protocol_path`` is where the protocol will be written: sheet image paths are
-    recorded relative to its folder, so the two can be moved together.
+    recorded relative to its folder, so the two can be moved together. ``unavailable``:
+    ids of sheet JSONs that could not be read (``LoadedFolder.failed_ids``).
     """
     corrections = corrections or Corrections()
-    validate(corrections, [s.sheet for s in sheets], templates)
+    validate(corrections, [s.sheet for s in sheets], templates, unavailable)
     warnings: list[str] = []
     used_file_replacements: set[int] = set()
     kept: list[tuple[LoadedSheet, dict[str, Any]]] = []
