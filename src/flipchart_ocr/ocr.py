@@ -119,7 +119,9 @@ def recognise(image: np.ndarray, options: OcrOptions) -> list[Line]:
         raise OcrError(f"tesseract failed: {e.message.strip() or e.status}") from e
     except RuntimeError as e:  # pytesseract's timeout
         raise OcrError(f"tesseract timed out after {options.timeout:.0f} s") from e
-    return _lines_from_data(data)
+    lines = _lines_from_data(data)
+    # Sparse-text mode (11) splits a row into pieces; block mode (6) reads whole rows.
+    return merge_rows(lines) if options.psm == 11 else lines
 
 
 def _lines_from_data(data: dict[str, list]) -> list[Line]:
@@ -143,6 +145,35 @@ def _lines_from_data(data: dict[str, list]) -> list[Line]:
         lines.append(Line(" ".join(w.text for w in words), line_confidence(words), bbox, words))
     lines.sort(key=lambda line: (line.bbox[1], line.bbox[0]))
     return lines
+
+
+def merge_rows(lines: list[Line]) -> list[Line]:
+    """Join pieces of one text row (sparse-text mode reads a row as several) in reading order."""
+    rows: list[list[Line]] = []
+    for line in sorted(lines, key=lambda line: line.bbox[1] + line.bbox[3] / 2):
+        center = line.bbox[1] + line.bbox[3] / 2
+        row = rows[-1] if rows else None
+        if row and abs(center - _center(row)) < 0.5 * max(line.bbox[3], row[0].bbox[3]):
+            row.append(line)
+        else:
+            rows.append([line])
+    return [_join(sorted(row, key=lambda line: line.bbox[0])) for row in rows]
+
+
+def _center(row: list[Line]) -> float:
+    return sum(line.bbox[1] + line.bbox[3] / 2 for line in row) / len(row)
+
+
+def _join(row: list[Line]) -> Line:
+    if len(row) == 1:
+        return row[0]
+    words = tuple(w for line in row for w in line.words)
+    left = min(line.bbox[0] for line in row)
+    top = min(line.bbox[1] for line in row)
+    right = max(line.bbox[0] + line.bbox[2] for line in row)
+    bottom = max(line.bbox[1] + line.bbox[3] for line in row)
+    text = " ".join(line.text for line in row)
+    return Line(text, line_confidence(words), (left, top, right - left, bottom - top), words)
 
 
 def line_confidence(words: tuple[Word, ...]) -> float:

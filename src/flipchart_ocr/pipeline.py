@@ -184,9 +184,10 @@ def _deskewed_whole_photo(photo: np.ndarray, outline: rectify.SheetOutline) -> r
 
 def read_fields(image: np.ndarray, template: Template, options: ProcessOptions) -> list[Field]:
     height, width = image.shape[:2]
-    # A freeform sheet has text anywhere: Tesseract's own page layout analysis
-    # finds the blocks and their reading order.
-    psm = 3 if template.id == FREEFORM_ID else 6
+    # A freeform sheet has text anywhere, in scattered groups: sparse-text mode
+    # finds them all (the automatic page layout, mode 3, drops marker text that it
+    # takes for drawings), and the rows are put together in reading order.
+    psm = 11 if template.id == FREEFORM_ID else 6
     crops = [
         ocr.FieldCrop(
             segment.crop_field(image, f),

@@ -18,6 +18,8 @@ DETECT_SIDE = 900
 # A sheet smaller than this share of the photo is more likely a poster on the
 # wall behind it than the subject of the photo.
 MIN_SHEET_AREA = 0.12
+# Fractions of Otsu's whiteness threshold tried, for sheets partly in shadow.
+SHADOW_FACTORS = (1.0, 0.85, 0.7)
 # Whiteness (0-255) by which the sheet must exceed the band just around it.
 MIN_SHEET_CONTRAST = 25
 # The rectified sheet is at most this tall (or wide): marker text stays well
@@ -74,27 +76,74 @@ def whiteness(image: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(white, (5, 5), 0)
 
 
-def paper_mask(image: np.ndarray) -> np.ndarray:
-    """Pixels white enough to be paper, relative to this photo's light."""
-    # Otsu splits whiteness into paper and the rest, adapting to dim rooms and
-    # warm light alike.
-    _, mask = cv2.threshold(whiteness(image), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    # Close the marker strokes and box lines inside the sheet, then cut thin bridges
-    # to neighbouring bright things.
-    side = max(image.shape[:2])
-    close = max(3, side // 60) | 1
+def paper_mask(white: np.ndarray, threshold: float) -> np.ndarray:
+    """Pixels white enough to be paper at this threshold, cleaned up."""
+    mask = (white > threshold).astype(np.uint8) * 255
+    # Strokes inside the sheet leave holes, which the outer contour ignores; only
+    # strokes at the edge need closing, so the closing stays small and a narrow
+    # gap to a neighbouring sheet survives. The opening then cuts thin bridges.
+    side = max(white.shape[:2])
+    close = max(3, side // 200) | 1
     mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((close, close), np.uint8))
-    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
-    return mask
+    opening = max(5, side // 120) | 1
+    return cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((opening, opening), np.uint8))
 
 
 def _largest_paper_quad(image: np.ndarray) -> np.ndarray | None:
-    mask = paper_mask(image)
+    """The largest plausible sheet quad over a few whiteness thresholds.
+
+    Otsu's threshold splits paper from the rest, adapting to dim rooms and warm
+    light alike; but a shadow across the sheet makes part of it darker than that.
+    Lower thresholds take the shadowed part in, but also bits of a bright wall.
+    The quad whose outline runs along the most sharp edges wins: a sheet's edge
+    is sharp, a soft shadow's border or a patch of wall is not.
+    """
     white = whiteness(image)
-    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    if not contours:
+    edges = _edge_map(image)
+    otsu, _ = cv2.threshold(white, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    masks = [paper_mask(white, otsu * factor) for factor in SHADOW_FACTORS]
+    # A shadow edge across the sheet can be as bright a step as the sheet's own
+    # edge; the outline traced by the edges themselves is then the better guess.
+    masks.append(_filled_outlines(edges))
+    quads = [_paper_quad(mask, white) for mask in masks]
+    found = [q for q in quads if q is not None]
+    if not found:
         return None
-    area_total = image.shape[0] * image.shape[1]
+    return max(found, key=lambda q: (round(edge_support(q, edges), 2), cv2.contourArea(q)))
+
+
+def _filled_outlines(edges: np.ndarray) -> np.ndarray:
+    """Regions enclosed by closed edge contours, filled."""
+    contours, _ = cv2.findContours(edges, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    filled = np.zeros(edges.shape, np.uint8)
+    cv2.drawContours(filled, contours, -1, 255, thickness=cv2.FILLED)
+    return filled
+
+
+def _edge_map(image: np.ndarray) -> np.ndarray:
+    gray = cv2.GaussianBlur(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), (5, 5), 0)
+    edges = cv2.Canny(gray, 30, 90)
+    return cv2.dilate(edges, np.ones((5, 5), np.uint8))
+
+
+def edge_support(quad: np.ndarray, edges: np.ndarray) -> float:
+    """Share of points along the quad's outline that lie on an image edge."""
+    ordered = order_corners(quad)
+    height, width = edges.shape
+    hits, total = 0, 0
+    for i in range(4):
+        start, end = ordered[i], ordered[(i + 1) % 4]
+        for t in np.linspace(0.05, 0.95, 40):
+            x, y = start + (end - start) * t
+            total += 1
+            if 0 <= int(y) < height and 0 <= int(x) < width and edges[int(y), int(x)]:
+                hits += 1
+    return hits / total
+
+
+def _paper_quad(mask: np.ndarray, white: np.ndarray) -> np.ndarray | None:
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    area_total = mask.shape[0] * mask.shape[1]
     for contour in sorted(contours, key=cv2.contourArea, reverse=True)[:3]:
         area = cv2.contourArea(contour)
         if area < MIN_SHEET_AREA * area_total:
@@ -105,7 +154,7 @@ def _largest_paper_quad(image: np.ndarray) -> np.ndarray | None:
             continue
         # A sheet fills most of its quad; a blob of wall and paper does not.
         fill = area / max(cv2.contourArea(quad), 1.0)
-        if fill > 0.85 and _is_plausible_quad(quad) and _stands_out(quad, white):
+        if fill > 0.9 and _is_plausible_quad(quad) and _stands_out(quad, white):
             return quad
     return None
 
