@@ -4,8 +4,8 @@ The file is read from PyYAML's node tree rather than with ``safe_load``: every
 entry keeps its line for error messages, a duplicate key is an error instead of
 silently losing one of the two entries, and scalars are taken as written, so
 YAML 1.1's implicit typing cannot turn the sheet id ``20190327_171502`` into a
-number, a replacement ``no: nein`` into ``False: nein`` or ``ocr_sha: 012345678901``
-into an octal number.
+number, a replacement ``no: nein`` into ``False: nein``, or an ``ocr_sha`` that
+happens to be all digits (``012345670123``) into an octal number.
 
 ``load_corrections`` checks the file on its own (``process -c`` needs no more);
 ``validate`` checks it against the sheets and templates, before ``merge`` writes.
