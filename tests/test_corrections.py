@@ -434,3 +434,10 @@ def test_init_quotes_ids_yaml_would_misread(tmp_path: Path) -> None:
     assert run("corrections", "init", out, "-o", target)[0] == 0
     assert "2019-03-27" in load_corrections(target).sheets
     assert "'2019-03-27':" in target.read_text(encoding="utf-8")
+
+
+def test_all_digit_fingerprint_is_read_as_written() -> None:
+    corrections = parse_corrections(
+        "sheets:\n  a:\n    fields:\n      f:\n        text: x\n        ocr_sha: 012345670123\n"
+    )
+    assert corrections.sheets["a"].fields["f"].ocr_sha == "012345670123"  # not 1402433619
