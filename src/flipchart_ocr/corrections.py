@@ -33,7 +33,7 @@ from .templates import Template
 # The keys a corrections file may hold, per level: the one place they are named.
 TOP_KEYS = ("event", "replace", "sheets")
 EVENT_KEYS = ("title", "subtitle", "date", "place", "moderation")
-SHEET_KEYS = ("template", "skip", "fields")
+SHEET_KEYS = ("template", "skip", "reviewed", "fields")
 FIELD_KEYS = ("text", "ocr_sha", "replace")
 
 ORIGIN_OCR = "ocr"
@@ -123,6 +123,7 @@ class SheetCorrections:
     fields: dict[str, FieldCorrection] = field(default_factory=dict)
     line: int = 0
     template_line: int = 0
+    reviewed: bool = False  # set by the review app; merge ignores it
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,8 @@ def _sheet_to_dict(entry: SheetCorrections) -> dict[str, Any]:
         d["template"] = entry.template
     if entry.skip:
         d["skip"] = True
+    if entry.reviewed:
+        d["reviewed"] = True
     if entry.fields:
         d["fields"] = {}
         for field_id, correction in entry.fields.items():
@@ -408,19 +411,20 @@ def _parse_sheet(
                 f"{template!r} is not a template id (a-z, 0-9, '_', '-')",
             )
             template = None
-    skip = False
-    if "skip" in parts:
-        skip_node = parts["skip"]
-        if isinstance(skip_node, yaml.ScalarNode) and skip_node.tag == _BOOL_TAG:
-            skip = skip_node.value.lower() in ("true", "yes", "on", "y")
-        elif not _is_null(skip_node):
-            problems.add(
-                _line(skip_node),
-                f"{entry}.skip",
-                f"expected true or false, found {_kind(skip_node)}",
-            )
+    skip = _flag(parts.get("skip"), f"{entry}.skip", problems)
+    reviewed = _flag(parts.get("reviewed"), f"{entry}.reviewed", problems)
     fields = _parse_fields(parts.get("fields"), entry, problems)
-    return SheetCorrections(template, skip, fields, _line(key_node), template_line)
+    return SheetCorrections(template, skip, fields, _line(key_node), template_line, reviewed)
+
+
+def _flag(node: yaml.Node | None, entry: str, problems: _Problems) -> bool:
+    """A true/false entry; missing or empty means false."""
+    if node is None or _is_null(node):
+        return False
+    if isinstance(node, yaml.ScalarNode) and node.tag == _BOOL_TAG:
+        return node.value.lower() in ("true", "yes", "on", "y")
+    problems.add(_line(node), entry, f"expected true or false, found {_kind(node)}")
+    return False
 
 
 def _parse_fields(
