@@ -560,7 +560,16 @@ def sheet_corners(
     rotation = np.array(
         [[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]], np.float32
     )
-    return corners @ rotation.T + np.array([cx, cy], np.float32)
+    corners = corners @ rotation.T
+    # The whole sheet in view, with a margin: what a person photographing it aims for.
+    margin = 0.03 * min(fw, fh)
+    while True:
+        placed = corners + np.array([cx, cy], np.float32)
+        inside = (placed[:, 0] >= margin) & (placed[:, 0] <= fw - margin)
+        inside &= (placed[:, 1] >= margin) & (placed[:, 1] <= fh - margin)
+        if inside.all():
+            return placed
+        corners *= 0.97
 
 
 def light_field(size: tuple[int, int], spec: Spec, rng: np.random.Generator) -> np.ndarray:

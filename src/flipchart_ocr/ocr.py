@@ -22,6 +22,8 @@ from .errors import OcrError
 # Tesseract reads best when capitals are about 30-40 px tall; handwriting
 # components (letters, joined letter groups) are scaled to this median height.
 TARGET_INK_HEIGHT = 36
+TARGET_LINE_HEIGHT = 56
+SCALE_BY = "rows"
 # A word Tesseract itself doubts this much is flagged for review, not trusted.
 LOW_CONFIDENCE = 60.0
 PAD = 20  # white margin around each prepared crop, in pixels
@@ -79,6 +81,32 @@ def ink_height(gray: np.ndarray) -> float | None:
     return float(np.median(heights[keep]))
 
 
+def line_height(gray: np.ndarray) -> float | None:
+    """Median height of the text rows: bands of the horizontal ink profile.
+
+    Unlike letter components, rows measure joined-up handwriting and print
+    alike: a cursive word is one component as tall as its whole row.
+    """
+    _, binary = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    # Specks would bridge the gaps between rows.
+    binary = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
+    profile = (binary > 0).mean(axis=1)
+    if profile.max() == 0:
+        return None
+    inked = profile > max(0.01, profile.max() * 0.08)
+    heights, run = [], 0
+    for row_has_ink in inked:
+        if row_has_ink:
+            run += 1
+        elif run:
+            heights.append(run)
+            run = 0
+    if run:
+        heights.append(run)
+    heights = [h for h in heights if h >= 6]
+    return float(np.median(heights)) if heights else None
+
+
 def has_ink(gray: np.ndarray) -> bool:
     """Whether the crop holds any writing at all (an empty box costs no Tesseract call)."""
     dark = gray < 128
@@ -88,8 +116,9 @@ def has_ink(gray: np.ndarray) -> bool:
 def prepare(crop: np.ndarray) -> tuple[np.ndarray, float]:
     """Crop to Tesseract-ready greyscale, and the scale applied to it."""
     gray = remove_box_lines(ink_image(crop))
-    height = ink_height(gray)
-    scale = 1.0 if height is None else float(np.clip(TARGET_INK_HEIGHT / height, 0.25, 4.0))
+    height = line_height(gray) if SCALE_BY == "rows" else ink_height(gray)
+    target = TARGET_LINE_HEIGHT if SCALE_BY == "rows" else TARGET_INK_HEIGHT
+    scale = 1.0 if height is None else float(np.clip(target / height, 0.25, 4.0))
     if abs(scale - 1.0) > 0.1:
         interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
         gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=interpolation)

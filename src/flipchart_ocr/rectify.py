@@ -7,6 +7,7 @@ warp the full-resolution photo with the corners scaled back up.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import cv2
@@ -15,13 +16,17 @@ import numpy as np
 # Geometry is found on a copy with this long side: enough for a corner within
 # a fraction of a percent, and fast.
 DETECT_SIDE = 900
+# Corners are refined on a copy this size: finer than detection, cheaper than 12 MP.
+REFINE_SIDE = 2000
 # A sheet smaller than this share of the photo is more likely a poster on the
 # wall behind it than the subject of the photo.
 MIN_SHEET_AREA = 0.12
 # Fractions of Otsu's whiteness threshold tried, for sheets partly in shadow.
 SHADOW_FACTORS = (1.0, 0.85, 0.7)
+# Each side of a sheet runs along an edge in the photo for at least this share of it.
+MIN_SIDE_SUPPORT = 0.5
 # Whiteness (0-255) by which the sheet must exceed the band just around it.
-MIN_SHEET_CONTRAST = 25
+MIN_SHEET_CONTRAST = 12
 # The rectified sheet is at most this tall (or wide): marker text stays well
 # above Tesseract's needs, memory stays bounded for huge photos.
 MAX_SHEET_SIDE = 2400
@@ -90,26 +95,73 @@ def paper_mask(white: np.ndarray, threshold: float) -> np.ndarray:
 
 
 def _largest_paper_quad(image: np.ndarray) -> np.ndarray | None:
-    """The largest plausible sheet quad over a few whiteness thresholds.
+    """The best sheet quad among candidates from a few ways of seeing paper.
 
     Otsu's threshold splits paper from the rest, adapting to dim rooms and warm
-    light alike; but a shadow across the sheet makes part of it darker than that.
-    Lower thresholds take the shadowed part in, but also bits of a bright wall.
-    The quad whose outline runs along the most sharp edges wins: a sheet's edge
-    is sharp, a soft shadow's border or a patch of wall is not.
+    light alike; but a shadow across the sheet makes part of it darker than that,
+    so lower thresholds are tried too, and the regions the edges enclose. A sheet
+    touching its neighbour merges with it into one blob, so besides the blob's
+    hull, quads of the blob outline's own corners are tried. The quad whose four
+    sides all run along sharp edges wins: a sheet's edge is sharp; a soft
+    shadow's border, a patch of wall or the middle of a neighbour sheet is not.
     """
     white = whiteness(image)
     edges = _edge_map(image)
     otsu, _ = cv2.threshold(white, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     masks = [paper_mask(white, otsu * factor) for factor in SHADOW_FACTORS]
-    # A shadow edge across the sheet can be as bright a step as the sheet's own
-    # edge; the outline traced by the edges themselves is then the better guess.
     masks.append(_filled_outlines(edges))
-    quads = [_paper_quad(mask, white) for mask in masks]
-    found = [q for q in quads if q is not None]
-    if not found:
-        return None
-    return max(found, key=lambda q: (round(edge_support(q, edges), 2), cv2.contourArea(q)))
+    edges = _near_edges(edges)
+    best, best_key = None, None
+    for mask in masks:
+        for quad in _quad_candidates(mask):
+            sides = side_support(quad, edges)
+            if min(sides) < MIN_SIDE_SUPPORT or not _is_plausible_quad(quad):
+                continue
+            if not _stands_out(quad, white):
+                continue
+            # Equal support within noise: the larger quad is the whole sheet.
+            key = (round(sum(sides) / 4, 1), cv2.contourArea(quad))
+            if best_key is None or key > best_key:
+                best, best_key = quad, key
+    return best
+
+
+def _quad_candidates(mask: np.ndarray) -> list[np.ndarray]:
+    """Four-cornered shapes that may be the sheet, from the largest blobs of a mask."""
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    area_total = mask.shape[0] * mask.shape[1]
+    # Writing and box lines are holes in the paper, not gaps in it.
+    mask = np.zeros_like(mask)
+    cv2.drawContours(mask, contours, -1, 255, thickness=cv2.FILLED)
+    candidates = []
+    for contour in sorted(contours, key=cv2.contourArea, reverse=True)[:2]:
+        area = cv2.contourArea(contour)
+        if area < MIN_SHEET_AREA * area_total:
+            break
+        hull = cv2.convexHull(contour)
+        quad = cv2.approxPolyN(hull, 4, ensure_convex=True).reshape(-1, 2).astype(np.float32)
+        if len(quad) == 4 and _fill(quad, mask) > 0.9:
+            candidates.append(quad)
+        outline = cv2.approxPolyDP(contour, 0.015 * cv2.arcLength(contour, True), True)
+        outline = outline.reshape(-1, 2).astype(np.float32)
+        if 5 <= len(outline) <= 10:
+            for corners in itertools.combinations(range(len(outline)), 4):
+                quad = outline[list(corners)]
+                if (
+                    cv2.isContourConvex(quad)
+                    and cv2.contourArea(quad) >= MIN_SHEET_AREA * area_total
+                    and _fill(quad, mask) > 0.9
+                ):
+                    candidates.append(quad)
+    return candidates
+
+
+def _fill(quad: np.ndarray, mask: np.ndarray) -> float:
+    """Share of the quad covered by paper: a sheet fills its quad, a blob of wall does not."""
+    inside = np.zeros(mask.shape, np.uint8)
+    cv2.fillConvexPoly(inside, quad.astype(np.int32), 255)
+    count = np.count_nonzero(inside)
+    return np.count_nonzero(mask[inside > 0]) / count if count else 0.0
 
 
 def _filled_outlines(edges: np.ndarray) -> np.ndarray:
@@ -126,37 +178,24 @@ def _edge_map(image: np.ndarray) -> np.ndarray:
     return cv2.dilate(edges, np.ones((5, 5), np.uint8))
 
 
-def edge_support(quad: np.ndarray, edges: np.ndarray) -> float:
-    """Share of points along the quad's outline that lie on an image edge."""
+def _near_edges(edges: np.ndarray) -> np.ndarray:
+    """Edges widened by about 1% of the image: a quad from a ragged blob is a few pixels off."""
+    side = max(3, max(edges.shape) // 90) | 1
+    return cv2.dilate(edges, np.ones((side, side), np.uint8))
+
+
+def side_support(quad: np.ndarray, edges: np.ndarray) -> list[float]:
+    """For each side of the quad, the share of points along it that lie on an image edge."""
     ordered = order_corners(quad)
     height, width = edges.shape
-    hits, total = 0, 0
+    shares = []
     for i in range(4):
         start, end = ordered[i], ordered[(i + 1) % 4]
-        for t in np.linspace(0.05, 0.95, 40):
-            x, y = start + (end - start) * t
-            total += 1
-            if 0 <= int(y) < height and 0 <= int(x) < width and edges[int(y), int(x)]:
-                hits += 1
-    return hits / total
-
-
-def _paper_quad(mask: np.ndarray, white: np.ndarray) -> np.ndarray | None:
-    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    area_total = mask.shape[0] * mask.shape[1]
-    for contour in sorted(contours, key=cv2.contourArea, reverse=True)[:3]:
-        area = cv2.contourArea(contour)
-        if area < MIN_SHEET_AREA * area_total:
-            return None
-        hull = cv2.convexHull(contour)
-        quad = cv2.approxPolyN(hull, 4, ensure_convex=True).reshape(-1, 2).astype(np.float32)
-        if len(quad) != 4:
-            continue
-        # A sheet fills most of its quad; a blob of wall and paper does not.
-        fill = area / max(cv2.contourArea(quad), 1.0)
-        if fill > 0.9 and _is_plausible_quad(quad) and _stands_out(quad, white):
-            return quad
-    return None
+        points = start + (end - start) * np.linspace(0.05, 0.95, 40)[:, None]
+        xs = np.clip(points[:, 0].astype(int), 0, width - 1)
+        ys = np.clip(points[:, 1].astype(int), 0, height - 1)
+        shares.append(float(np.count_nonzero(edges[ys, xs]) / len(points)))
+    return shares
 
 
 def _stands_out(quad: np.ndarray, white: np.ndarray) -> bool:
@@ -189,19 +228,69 @@ def _is_plausible_quad(quad: np.ndarray) -> bool:
 
 
 def _refine_corners(photo: np.ndarray, corners: np.ndarray) -> np.ndarray:
-    """Sharpen corners found on the reduced copy to sub-pixel precision near full size."""
-    gray = cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY)
-    window = max(3, int(max(photo.shape[:2]) / DETECT_SIDE * 3))
-    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.1)
-    refined = corners.reshape(-1, 1, 2).astype(np.float32).copy()
-    try:
-        cv2.cornerSubPix(gray, refined, (window, window), (-1, -1), criteria)
-    except cv2.error:
+    """Sharpen the corners: fit each side to the paper's edge, then intersect the sides.
+
+    The quad comes from a blob on a reduced copy and may be off by a percent; the
+    edge itself, found along many short cuts across each side, is far more exact.
+    """
+    scale = min(1.0, REFINE_SIDE / max(photo.shape[:2]))
+    image = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    white = whiteness(image).astype(np.float32)
+    quad = order_corners(corners * scale)
+    reach = max(4.0, 0.015 * max(white.shape))
+    lines = [
+        _fit_side(white, quad[i], quad[(i + 1) % 4], quad.mean(axis=0), reach) for i in range(4)
+    ]
+    if any(line is None for line in lines):
         return corners
-    refined = refined.reshape(-1, 2)
-    # cornerSubPix may wander off to a strong marker corner nearby: keep small moves only.
-    moved = np.linalg.norm(refined - corners, axis=1)
-    return np.where((moved < window * 1.5)[:, None], refined, corners)
+    refined = [_intersect(lines[i - 1], lines[i]) for i in range(4)]
+    if any(point is None for point in refined):
+        return corners
+    refined_array = np.array(refined, np.float32)
+    # A fit pulled away by a neighbouring edge moves a corner far: keep the blob's then.
+    if np.abs(refined_array - quad).max() > 2 * reach:
+        return corners
+    return refined_array / scale
+
+
+def _fit_side(
+    white: np.ndarray, start: np.ndarray, end: np.ndarray, center: np.ndarray, reach: float
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The paper edge near one side, as a point and a direction."""
+    direction = (end - start) / (np.linalg.norm(end - start) + 1e-9)
+    normal = np.array([-direction[1], direction[0]], np.float32)
+    if np.dot(normal, (start + end) / 2 - center) < 0:
+        normal = -normal  # pointing out of the sheet
+    offsets = np.arange(-reach, reach + 1, 1.0, dtype=np.float32)
+    points = []
+    for t in np.linspace(0.08, 0.92, 32):
+        base = start + (end - start) * t
+        cut = (base[None, :] + offsets[:, None] * normal[None, :]).astype(np.float32)
+        values = cv2.remap(
+            white, cut[:, 0:1].copy(), cut[:, 1:2].copy(), cv2.INTER_LINEAR, borderValue=0
+        ).ravel()
+        step = values[:-1] - values[1:]  # paper inside, darker outside: a positive step
+        i = int(np.argmax(step))
+        if step[i] > 8:
+            points.append(base + (offsets[i] + 0.5) * normal)
+    if len(points) < 8:
+        return None
+    vx, vy, x0, y0 = cv2.fitLine(
+        np.array(points, np.float32), cv2.DIST_HUBER, 0, 0.01, 0.01
+    ).ravel()
+    return np.array([x0, y0], np.float32), np.array([vx, vy], np.float32)
+
+
+def _intersect(
+    a: tuple[np.ndarray, np.ndarray] | None, b: tuple[np.ndarray, np.ndarray] | None
+) -> np.ndarray | None:
+    assert a is not None and b is not None
+    (p, r), (q, s) = a, b
+    cross = r[0] * s[1] - r[1] * s[0]
+    if abs(cross) < 1e-6:
+        return None
+    t = ((q - p)[0] * s[1] - (q - p)[1] * s[0]) / cross
+    return p + t * r
 
 
 def order_corners(points: np.ndarray) -> np.ndarray:
