@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -23,6 +24,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+# Plain tesseract runs as a user would run it: in the environment this script
+# started with, before flipchart_ocr limits Tesseract to one thread for itself.
+USER_ENV = dict(os.environ)
 
 from flipchart_ocr.evaluate import Tally, words  # noqa: E402
 from flipchart_ocr.io import read_photo  # noqa: E402
@@ -57,7 +61,11 @@ def load_truths(folder: Path) -> list[tuple[Path, dict]]:
 def plain_tesseract(photo: Path, lang: str) -> tuple[str, float]:
     start = time.perf_counter()
     result = subprocess.run(
-        ["tesseract", str(photo), "-", "-l", lang], capture_output=True, text=True, check=False
+        ["tesseract", str(photo), "-", "-l", lang],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=USER_ENV,
     )
     return result.stdout, time.perf_counter() - start
 

@@ -180,13 +180,14 @@ def run_batch(
 class Progress:
     """A progress line on a terminal; one plain line per photo otherwise."""
 
-    def __init__(self, total: int, stream: TextIO = sys.stderr, quiet: bool = False) -> None:
+    def __init__(self, total: int, stream: TextIO | None = None, quiet: bool = False) -> None:
         self.total = total
-        self.stream = stream
+        # looked up now, not at import: the CLI's stderr may be redirected (tests, pipes)
+        self.stream = stream if stream is not None else sys.stderr
         self.quiet = quiet
         self.done = 0
         self.start = time.perf_counter()
-        self.interactive = stream.isatty() and not quiet
+        self.interactive = self.stream.isatty() and not quiet
 
     def __call__(self, outcome: Outcome) -> None:
         self.done += 1

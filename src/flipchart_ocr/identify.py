@@ -23,6 +23,10 @@ from .templates import FREEFORM_ID, Template
 
 # Below this score no template fits and the sheet is read as freeform.
 MIN_TEMPLATE_SCORE = 0.45
+# Reading the printed header costs a Tesseract call; it is only needed when the
+# box lines leave the choice open: no template this good, or two this close.
+CLEAR_SCORE = 0.7
+CLEAR_MARGIN = 0.2
 
 
 @dataclass(frozen=True)
@@ -34,21 +38,34 @@ class Candidate:
 
 
 def score_template(
-    template: Template,
-    small_sheet: np.ndarray,
-    measured_aspect: float,
-    header_text: str | None,
+    template: Template, small_sheet: np.ndarray, measured_aspect: float
 ) -> Candidate:
-    """Score one template against a sheet warped to that template's aspect (align size)."""
+    """Score one template by its lines and aspect, on a sheet warped to its aspect (align size)."""
     alignment = align(template, observed_lines(small_sheet)) if has_box_lines(template) else None
     evidence: dict[str, float] = {}
     if alignment is not None:
         evidence["lines"] = alignment.score
     if template.aspect is not None:
         evidence["aspect"] = math.exp(-abs(math.log(measured_aspect / template.aspect)) / 0.2)
-    if template.printed and header_text is not None:
-        evidence["text"] = text_score([p.text for p in template.printed], header_text)
     return Candidate(template, combine(evidence), alignment, evidence)
+
+
+def with_text(candidate: Candidate, header_text: str) -> Candidate:
+    """The candidate rescored with how well its printed texts match the sheet's header."""
+    if not candidate.template.printed:
+        return candidate
+    printed = [p.text for p in candidate.template.printed]
+    evidence = {**candidate.evidence, "text": text_score(printed, header_text)}
+    return Candidate(candidate.template, combine(evidence), candidate.alignment, evidence)
+
+
+def is_clear_winner(candidates: list[Candidate]) -> bool:
+    """Lines alone decide: the best fits well and far better than the runner-up."""
+    ranked = sorted((c.score for c in candidates), reverse=True)
+    if not ranked:
+        return False
+    runner_up = ranked[1] if len(ranked) > 1 else 0.0
+    return ranked[0] >= CLEAR_SCORE and ranked[0] - runner_up >= CLEAR_MARGIN
 
 
 def combine(evidence: dict[str, float]) -> float:

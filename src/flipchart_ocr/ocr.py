@@ -9,6 +9,7 @@ flat background, ink of every colour as black, text at Tesseract's favourite siz
 from __future__ import annotations
 
 import difflib
+import os
 import unicodedata
 from dataclasses import dataclass
 
@@ -22,12 +23,19 @@ from .errors import OcrError
 # Tesseract reads best when capitals are about 30-40 px tall; handwriting
 # components (letters, joined letter groups) are scaled to this median height.
 TARGET_INK_HEIGHT = 36
-TARGET_LINE_HEIGHT = 56
+TARGET_LINE_HEIGHT = 50
 SCALE_BY = "rows"
 # A word Tesseract itself doubts this much is flagged for review, not trusted.
 LOW_CONFIDENCE = 60.0
+MAX_PREPARED_PIXELS = 4_000_000
 PAD = 20  # white margin around each prepared crop, in pixels
 DEFAULT_TIMEOUT = 60  # seconds per Tesseract call; a hang must not stop a batch
+
+
+# Tesseract's OpenMP threads cost more than they give on small images: a field
+# stack reads about three times faster on one thread (0.25 s against 0.73 s on a
+# sample photo here), and parallel workers use the other cores anyway.
+os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
 
 @dataclass(frozen=True)
@@ -119,6 +127,10 @@ def prepare(crop: np.ndarray) -> tuple[np.ndarray, float]:
     height = line_height(gray) if SCALE_BY == "rows" else ink_height(gray)
     target = TARGET_LINE_HEIGHT if SCALE_BY == "rows" else TARGET_INK_HEIGHT
     scale = 1.0 if height is None else float(np.clip(target / height, 0.25, 4.0))
+    # Noise or a wrong size estimate must not blow a crop up to a Tesseract job of
+    # minutes: the prepared image stays within a few megapixels.
+    area = gray.shape[0] * gray.shape[1]
+    scale = min(scale, (MAX_PREPARED_PIXELS / max(area, 1)) ** 0.5)
     if abs(scale - 1.0) > 0.1:
         interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
         gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=interpolation)

@@ -115,15 +115,13 @@ def choose_template(
                 f"unknown template {options.template!r}; known: {', '.join(templates)}"
             )
         forced = templates[options.template]
-        return (
-            _score(forced, photo, outline, None)
-            if forced.id != FREEFORM_ID
-            else (identify.Candidate(forced, 1.0, None))
-        )
-    header = read_header(photo, outline, options)
-    candidates = [
-        _score(t, photo, outline, header) for t in templates.values() if t.id != FREEFORM_ID
-    ]
+        if forced.id == FREEFORM_ID:
+            return identify.Candidate(forced, 1.0, None)
+        return _score(forced, photo, outline)
+    candidates = [_score(t, photo, outline) for t in templates.values() if t.id != FREEFORM_ID]
+    if not identify.is_clear_winner(candidates):
+        header = read_header(photo, outline, options)
+        candidates = [identify.with_text(c, header) for c in candidates]
     best = identify.best_candidate(candidates)
     if best is not None:
         return best
@@ -132,21 +130,36 @@ def choose_template(
 
 
 def _score(
-    template: Template, photo: np.ndarray, outline: rectify.SheetOutline, header: str | None
+    template: Template, photo: np.ndarray, outline: rectify.SheetOutline
 ) -> identify.Candidate:
     small = rectify.warp(photo, outline.corners, segment.align_size(template.aspect or 1.0))
-    return identify.score_template(template, small, outline.measured_aspect, header)
+    return identify.score_template(template, small, outline.measured_aspect)
 
 
 def read_header(photo: np.ndarray, outline: rectify.SheetOutline, options: ProcessOptions) -> str:
     """OCR the top band of the sheet, where every template prints its title."""
-    width = 1400
+    # Printed headings are large and clean: a plain grey band of modest size reads well.
+    width = 1200
     height = int(width / max(outline.measured_aspect, 0.2))
-    sheet = rectify.warp(photo, outline.corners, (width, height))
-    band = sheet[: int(height * HEADER_BAND)]
-    gray = ocr.ink_image(band)
+    band_corners = _top_band(outline.corners, HEADER_BAND)
+    band = rectify.warp(photo, band_corners, (width, int(height * HEADER_BAND)))
+    gray = cv2.cvtColor(band, cv2.COLOR_BGR2GRAY)
     lines = ocr.recognise(gray, options.ocr_options(psm=6))
     return " ".join(line.text for line in lines)
+
+
+def _top_band(corners: np.ndarray, share: float) -> np.ndarray:
+    """The quad of the sheet's top ``share`` of its height, in photo pixels."""
+    top_left, top_right, bottom_right, bottom_left = corners
+    return np.array(
+        [
+            top_left,
+            top_right,
+            top_right + (bottom_right - top_right) * share,
+            top_left + (bottom_left - top_left) * share,
+        ],
+        np.float32,
+    )
 
 
 def refined_corners(

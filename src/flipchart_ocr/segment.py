@@ -76,7 +76,7 @@ def align(template: Template, observed: np.ndarray) -> Alignment:
     for sigma in (7.0, 2.5):
         ref = _blurred(expected, sigma)
         moving = _blurred(observed, sigma)
-        criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 60, 1e-5)
+        criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 40, 1e-4)
         try:
             _, candidate = cv2.findTransformECC(
                 ref, moving, homography.copy(), cv2.MOTION_HOMOGRAPHY, criteria, None, 1
