@@ -408,6 +408,46 @@ def corrections_check(file: Path, out_dir: Path, templates_dir: Path | None) -> 
         sys.exit(int(ExitCode.INPUT_FAILED))
 
 
+@cli.command()
+@click.argument("out_dir", metavar="OUT", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "-c",
+    "--corrections",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The corrections file to edit  [default: corrections/<OUT name>.yaml beside OUT;"
+    " created at the first save]",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="Port on 127.0.0.1 (0: any free port).",
+)
+@click.option("--no-browser", is_flag=True, help="Only print the URL; do not open a browser.")
+@templates_option
+@handle_errors
+def review(
+    out_dir: Path,
+    corrections: Path | None,
+    port: int,
+    no_browser: bool,
+    templates_dir: Path | None,
+) -> None:
+    """Fix the OCR text in the browser: each field's photo beside its text.
+
+    A local web app on 127.0.0.1 (Ctrl-C stops it). Edits are saved into the
+    corrections file, keeping its comments and order; the previous version is
+    kept as FILE.bak. Example:
+
+        flipchart-ocr review out/ -c corrections/event.yaml
+    """
+    from .review import default_corrections_path, serve
+
+    path = corrections or default_corrections_path(out_dir)
+    serve(out_dir, path, port, not no_browser, templates_dir, echo=click.echo)
+
+
 def main() -> None:
     cli()
 
