@@ -319,6 +319,7 @@ def test_write_is_atomic_keeps_the_mode_and_a_backup(
     backup = corrections.with_name("event.yaml.bak")
     assert backup.read_text(encoding="utf-8") == HAND_WRITTEN
     assert stat.S_IMODE(corrections.stat().st_mode) == 0o640
+    assert stat.S_IMODE(backup.stat().st_mode) == 0o640  # not more readable than the file
     assert sorted(p.name for p in corrections.parent.iterdir()) == ["event.yaml", "event.yaml.bak"]
 
 
