@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +30,7 @@ USER_ENV = dict(os.environ)
 
 from flipchart_ocr.evaluate import Tally, words  # noqa: E402
 from flipchart_ocr.io import read_photo  # noqa: E402
+from flipchart_ocr.ocr import OcrOptions  # noqa: E402
 from flipchart_ocr.pipeline import ProcessOptions, process_photo  # noqa: E402
 from flipchart_ocr.rectify import find_sheet  # noqa: E402
 from flipchart_ocr.templates import FREEFORM_ID, load_templates  # noqa: E402
@@ -82,15 +83,22 @@ def corner_error(found: list, truth: list, size: list) -> float:
     )
 
 
-def run_set(name: str, pairs: list[tuple[Path, dict]], lang: str, templates: dict) -> SetResult:
+def run_set(
+    name: str,
+    pairs: list[tuple[Path, dict]],
+    lang: str,
+    templates: dict,
+    options: ProcessOptions | None = None,
+    plain: bool = True,
+) -> SetResult:
     result = SetResult(name)
-    options = ProcessOptions(lang=lang)
+    options = options or ProcessOptions(lang=lang)
     for photo, truth in pairs:
         result.photos += 1
         start = time.perf_counter()
         sheet = process_photo(photo, templates, options).sheet
         result.ours_seconds += time.perf_counter() - start
-        plain_text, plain_seconds = plain_tesseract(photo, lang)
+        plain_text, plain_seconds = plain_tesseract(photo, lang) if plain else ("", 0.0)
         result.plain_seconds += plain_seconds
 
         expected = truth["template"] or FREEFORM_ID
@@ -111,11 +119,7 @@ def run_set(name: str, pairs: list[tuple[Path, dict]], lang: str, templates: dic
         our_words = [w for f in sheet.fields for w in words(f.text)]
         result.ours_words.add_words(our_words, truth_words)
         result.plain_words.add_words(words(plain_text), truth_words)
-        print(
-            f"  {photo.name:<44} {sheet.template or '-':<15} "
-            f"ours {time.perf_counter() - start - plain_seconds:5.1f}s plain {plain_seconds:5.1f}s",
-            file=sys.stderr,
-        )
+        print(f"  {photo.name:<44} {sheet.template or '-':<15}", file=sys.stderr)
     return result
 
 
@@ -146,6 +150,38 @@ def report(result: SetResult) -> None:
         )
     for miss in result.misses:
         print(f"\n- miss: {miss}")
+
+
+ABLATION = {
+    "all on (default)": {},
+    "fields read one call each (no stacking)": {"batch": False},
+    "no ink extraction (plain greyscale)": {"ink": "gray"},
+    "no box-line removal": {"remove_lines": False},
+    "scale by letter height, not row height": {"scale_by": "letters"},
+    "no scaling": {"scale_by": "none"},
+    "row height 40 px": {"line_height": 40},
+    "row height 70 px": {"line_height": 70},
+}
+
+
+def ablation(pairs: list[tuple[Path, dict]], lang: str, templates: dict) -> None:
+    """Each preprocessing idea switched off in turn, on the same photos."""
+    print("\n## Ablation\n")
+    print("| configuration | field CER | word F1 | seconds per photo |")
+    print("| --- | --- | --- | --- |")
+    for label, change in ABLATION.items():
+        preprocessing = {k: v for k, v in change.items() if k != "batch"}
+        options = ProcessOptions(
+            lang=lang,
+            batch=bool(change.get("batch", True)),
+            preprocessing=replace(OcrOptions(lang=lang), **preprocessing),
+        )
+        result = run_set(label, pairs, lang, templates, options, plain=False)
+        seconds = result.ours_seconds / max(result.photos, 1)
+        print(
+            f"| {label} | {result.ours.cer:.3f} | {result.ours_words.f1:.3f} | {seconds:.2f} |",
+            flush=True,
+        )
 
 
 def heldout_pairs(count: int, seed: int, folder: Path) -> list[tuple[Path, dict]]:
@@ -232,6 +268,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1000, help="seed of the held-out photos")
     parser.add_argument("--realdata", type=Path, help="folder of real photos (../shared/realdata)")
     parser.add_argument("--lang", default="deu")
+    parser.add_argument("--ablation", action="store_true", help="switch each idea off in turn")
     args = parser.parse_args()
     templates = load_templates()
     report(run_set("samples/", load_truths(args.samples), args.lang, templates))
@@ -239,6 +276,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             pairs = heldout_pairs(args.heldout, args.seed, Path(tmp))
             report(run_set(f"held-out (seed {args.seed})", pairs, args.lang, templates))
+    if args.ablation:
+        ablation(load_truths(args.samples), args.lang, templates)
     if args.realdata:
         realdata_report(args.realdata, templates)
 

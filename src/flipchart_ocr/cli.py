@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import unicodedata
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -145,7 +146,9 @@ def process(
             photo,
             out_dir,
             ProcessOptions(
-                lang=lang, template=overrides.get(photo.stem, template_id), timeout=timeout
+                lang=lang,
+                template=overrides.get(unicodedata.normalize("NFC", photo.stem), template_id),
+                timeout=timeout,
             ),
             debug,
         )

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .segment import Alignment, align, has_box_lines, observed_lines
+from .segment import Alignment, align, has_box_lines, rough_line_score
 from .templates import FREEFORM_ID, Template
 
 # Below this score no template fits and the sheet is read as freeform.
@@ -38,16 +38,29 @@ class Candidate:
 
 
 def score_template(
-    template: Template, small_sheet: np.ndarray, measured_aspect: float
+    template: Template, observed: np.ndarray, measured_aspect: float, aligned: bool = True
 ) -> Candidate:
-    """Score one template by its lines and aspect, on a sheet warped to its aspect (align size)."""
-    alignment = align(template, observed_lines(small_sheet)) if has_box_lines(template) else None
+    """Score one template by its lines and aspect.
+
+    ``observed`` is the line mask of the sheet warped to the template's aspect (align
+    size). Without ``aligned``, the lines are only roughly compared, at no cost.
+    """
+    alignment = None
     evidence: dict[str, float] = {}
-    if alignment is not None:
-        evidence["lines"] = alignment.score
+    if has_box_lines(template):
+        if aligned:
+            alignment = align(template, observed)
+            evidence["lines"] = alignment.score
+        else:
+            evidence["lines"] = rough_line_score(template, observed)
     if template.aspect is not None:
         evidence["aspect"] = math.exp(-abs(math.log(measured_aspect / template.aspect)) / 0.2)
     return Candidate(template, combine(evidence), alignment, evidence)
+
+
+# Templates whose rough line score is this close to the best one are aligned and
+# scored properly; the others cannot win and are spared the ECC alignment.
+ALIGN_MARGIN = 0.2
 
 
 def with_text(candidate: Candidate, header_text: str) -> Candidate:

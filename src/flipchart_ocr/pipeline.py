@@ -32,9 +32,10 @@ class ProcessOptions:
     timeout: float = ocr.DEFAULT_TIMEOUT
     max_pixels: int = 60_000_000
     batch: bool = True  # all fields of a sheet in one Tesseract call
+    preprocessing: ocr.OcrOptions = field(default_factory=ocr.OcrOptions)
 
     def ocr_options(self, psm: int = 6) -> ocr.OcrOptions:
-        return ocr.OcrOptions(lang=self.lang, psm=psm, timeout=self.timeout)
+        return replace(self.preprocessing, lang=self.lang, psm=psm, timeout=self.timeout)
 
     def fingerprint(self) -> dict[str, object]:
         """What the output depends on besides the photo and templates: recorded for the cache."""
@@ -117,8 +118,22 @@ def choose_template(
         forced = templates[options.template]
         if forced.id == FREEFORM_ID:
             return identify.Candidate(forced, 1.0, None)
-        return _score(forced, photo, outline)
-    candidates = [_score(t, photo, outline) for t in templates.values() if t.id != FREEFORM_ID]
+        return identify.score_template(
+            forced, _observed(forced, photo, outline), outline.measured_aspect
+        )
+    boxed = [t for t in templates.values() if t.id != FREEFORM_ID and segment.has_box_lines(t)]
+    observed = {t.id: _observed(t, photo, outline) for t in boxed}
+    rough = {t.id: segment.rough_line_score(t, observed[t.id]) for t in boxed}
+    best_rough = max(rough.values(), default=0.0)
+    candidates = [
+        identify.score_template(
+            t,
+            observed[t.id],
+            outline.measured_aspect,
+            aligned=rough[t.id] >= best_rough - identify.ALIGN_MARGIN,
+        )
+        for t in boxed
+    ]
     if not identify.is_clear_winner(candidates):
         header = read_header(photo, outline, options)
         candidates = [identify.with_text(c, header) for c in candidates]
@@ -129,11 +144,10 @@ def choose_template(
     return identify.Candidate(templates[FREEFORM_ID], top, None)
 
 
-def _score(
-    template: Template, photo: np.ndarray, outline: rectify.SheetOutline
-) -> identify.Candidate:
+def _observed(template: Template, photo: np.ndarray, outline: rectify.SheetOutline) -> np.ndarray:
+    """The sheet's line mask, warped to the template's aspect at alignment size."""
     small = rectify.warp(photo, outline.corners, segment.align_size(template.aspect or 1.0))
-    return identify.score_template(template, small, outline.measured_aspect)
+    return segment.observed_lines(small)
 
 
 def read_header(photo: np.ndarray, outline: rectify.SheetOutline, options: ProcessOptions) -> str:

@@ -105,13 +105,25 @@ def _is_small_correction(homography: np.ndarray, size: tuple[int, int]) -> bool:
     return bool(shift.max() < 0.12)
 
 
-def line_match_score(expected: np.ndarray, observed: np.ndarray, homography: np.ndarray) -> float:
+def rough_line_score(template: Template, observed: np.ndarray) -> float:
+    """How well the template's lines match before alignment, tolerating a few percent offset.
+
+    Cheap: it decides which templates are worth the costlier ECC alignment.
+    """
+    size = (observed.shape[1], observed.shape[0])
+    tolerance = max(7, int(0.04 * observed.shape[0])) | 1
+    return line_match_score(expected_lines(template, size), observed, np.eye(3), tolerance)
+
+
+def line_match_score(
+    expected: np.ndarray, observed: np.ndarray, homography: np.ndarray, tolerance_px: int = 7
+) -> float:
     """F1 of template lines against observed lines, with a few pixels' tolerance."""
     size = (observed.shape[1], observed.shape[0])
     placed = cv2.warpPerspective(
         expected, homography.astype(np.float32), size, flags=cv2.INTER_NEAREST
     )
-    tolerance = np.ones((7, 7), np.uint8)
+    tolerance = np.ones((tolerance_px, tolerance_px), np.uint8)
     near_observed = cv2.dilate(observed, tolerance) > 0
     near_expected = cv2.dilate(placed, tolerance) > 0
     expected_pixels = placed > 0
