@@ -23,8 +23,16 @@ REFINE_SIDE = 2000
 MIN_SHEET_AREA = 0.12
 # Fractions of Otsu's whiteness threshold tried, for sheets partly in shadow.
 SHADOW_FACTORS = (1.0, 0.85, 0.7)
+# A blob of a sheet and its neighbours has a few more corners than four; its
+# four-corner subsets are tried up to this many corners (495 subsets at 12).
+MAX_OUTLINE_CORNERS = 12
 # Each side of a sheet runs along an edge in the photo for at least this share of it.
 MIN_SIDE_SUPPORT = 0.5
+# Whiteness by which paper just inside a side exceeds what lies just outside, and
+# the share of each side where it must (less than all: a neighbouring sheet or a
+# clip may touch part of a side).
+SIDE_CONTRAST = 10
+MIN_SIDE_CONTRAST_SHARE = 0.3
 # Whiteness (0-255) by which the sheet must exceed the band just around it.
 MIN_SHEET_CONTRAST = 12
 # The rectified sheet is at most this tall (or wide): marker text stays well
@@ -117,6 +125,8 @@ def _largest_paper_quad(image: np.ndarray) -> np.ndarray | None:
             sides = side_support(quad, edges)
             if min(sides) < MIN_SIDE_SUPPORT or not _is_plausible_quad(quad):
                 continue
+            if not _paper_inside(quad, white, sides):
+                continue
             if not _stands_out(quad, white):
                 continue
             # Equal support within noise: the larger quad is the whole sheet.
@@ -144,7 +154,7 @@ def _quad_candidates(mask: np.ndarray) -> list[np.ndarray]:
             candidates.append(quad)
         outline = cv2.approxPolyDP(contour, 0.015 * cv2.arcLength(contour, True), True)
         outline = outline.reshape(-1, 2).astype(np.float32)
-        if 5 <= len(outline) <= 10:
+        if 5 <= len(outline) <= MAX_OUTLINE_CORNERS:
             for corners in itertools.combinations(range(len(outline)), 4):
                 quad = outline[list(corners)]
                 if (
@@ -196,6 +206,44 @@ def side_support(quad: np.ndarray, edges: np.ndarray) -> list[float]:
         ys = np.clip(points[:, 1].astype(int), 0, height - 1)
         shares.append(float(np.count_nonzero(edges[ys, xs]) / len(points)))
     return shares
+
+
+def side_contrast(quad: np.ndarray, white: np.ndarray) -> list[float]:
+    """For each side, the share of points where it is whiter just inside than just outside.
+
+    Edge support alone is fooled by a side cutting across the sheet's own box lines
+    and writing; a real sheet edge has paper on its inner side only.
+    """
+    ordered = order_corners(quad)
+    center = ordered.mean(axis=0)
+    reach = max(3.0, 0.012 * max(white.shape))
+    image = white.astype(np.float32)
+    shares = []
+    for i in range(4):
+        start, end = ordered[i], ordered[(i + 1) % 4]
+        direction = (end - start) / (np.linalg.norm(end - start) + 1e-9)
+        normal = np.array([-direction[1], direction[0]], np.float32)
+        if np.dot(normal, (start + end) / 2 - center) < 0:
+            normal = -normal
+        points = start + (end - start) * np.linspace(0.05, 0.95, 40)[:, None]
+        inside = _sample(image, points - normal * reach)
+        outside = _sample(image, points + normal * reach)
+        shares.append(float(np.mean(inside - outside > SIDE_CONTRAST)))
+    return shares
+
+
+def _paper_inside(quad: np.ndarray, white: np.ndarray, support: list[float]) -> bool:
+    """Paper on the inner side of the quad's sides: of three at least, and the fourth
+    (where a neighbouring sheet may touch) at least runs along a clear edge."""
+    contrast = side_contrast(quad, white)
+    weak = [i for i, share in enumerate(contrast) if share < MIN_SIDE_CONTRAST_SHARE]
+    return not weak or (len(weak) == 1 and support[weak[0]] >= 0.9)
+
+
+def _sample(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    xs = points[:, 0:1].astype(np.float32)
+    ys = points[:, 1:2].astype(np.float32)
+    return cv2.remap(image, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).ravel()
 
 
 def _stands_out(quad: np.ndarray, white: np.ndarray) -> bool:
