@@ -141,3 +141,13 @@ def test_debug_writes_the_sheet_with_boxes(tmp_path: Path, good_photo: Path) -> 
     # the field boxes are drawn in red
     red = (debug[:, :, 2] > 180) & (debug[:, :, 1] < 80) & (debug[:, :, 0] < 80)
     assert red.sum() > 1000
+
+
+def test_a_hung_tesseract_is_timed_out_and_named(tmp_path: Path, good_photo: Path) -> None:
+    # A timeout far below what any Tesseract call takes stands in for a hang.
+    out = tmp_path / "out"
+    code, _, err = _run("process", str(good_photo), "-o", str(out), "--timeout", "0.001")
+    assert code == 1
+    assert "good.jpg" in err and "timed out" in err
+    failed = json.loads((out / "good.json").read_text(encoding="utf-8"))
+    assert failed["template"] is None and "timed out" in failed["warnings"][0]

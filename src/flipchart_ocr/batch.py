@@ -79,8 +79,9 @@ def run_job(job: Job, templates: dict[str, Template], force: bool) -> Outcome:
         write_json(json_path, sheet.to_dict())  # last: its presence means the sheet is complete
         return Outcome(job.photo, "done", "; ".join(sheet.warnings), time.perf_counter() - start)
     except FlipchartError as e:
-        write_json(json_path, failed_sheet(job.photo, str(e)).to_dict())
-        return Outcome(job.photo, "failed", str(e), time.perf_counter() - start)
+        message = str(e) if str(e).startswith(str(job.photo)) else f"{job.photo}: {e}"
+        write_json(json_path, failed_sheet(job.photo, message).to_dict())
+        return Outcome(job.photo, "failed", message, time.perf_counter() - start)
     except MemoryError:
         message = f"{job.photo}: out of memory while processing (photo too large for this machine)"
         write_json(json_path, failed_sheet(job.photo, message).to_dict())
