@@ -53,11 +53,10 @@ def render_html(protocol: dict[str, Any], context: RenderContext) -> str:
 
 def _header(protocol: dict[str, Any]) -> str:
     event = protocol.get("event", {})
-    parts = [
-        '<header class="event">',
-        f'<p class="kicker">{escape(WORDS["protocol"])}</p>',
-        f"<h1>{escape(document_title(protocol))}</h1>",
-    ]
+    parts = ['<header class="event">']
+    if event.get("title"):  # without a title, the heading already says "Fotoprotokoll"
+        parts.append(f'<p class="kicker">{escape(WORDS["protocol"])}</p>')
+    parts.append(f"<h1>{escape(document_title(protocol))}</h1>")
     if event.get("subtitle"):
         parts.append(f'<p class="subtitle">{escape(event["subtitle"])}</p>')
     facts = [display_date(event["date"])] if event.get("date") else []
