@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from flipchart_ocr import rectify
+from flipchart_ocr.io import read_photo
 from flipchart_ocr.templates import Template
 
 from .conftest import place_in_photo, render_sheet
@@ -53,3 +56,27 @@ def test_deskew_measures_a_small_rotation(templates: dict[str, Template]) -> Non
     sheet = render_sheet(templates["austausch"], {})
     tilted = rectify.rotate(sheet, 3.0)
     assert abs(abs(rectify.deskew_angle(tilted)) - 3.0) < 0.5
+
+
+REALDATA = Path(__file__).resolve().parent.parent.parent / "shared" / "realdata"
+DOCUMENTS = REALDATA / "4_document_photos_perspective" / "tony_xlh_synthdocs"
+
+
+def _corners_file(path: Path) -> np.ndarray:
+    rows = [
+        line for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")
+    ]
+    return np.array([[float(v) for v in row.split(",")] for row in rows], np.float32)
+
+
+# Real photos nobody here made, read from the shared folder (their licences forbid
+# copying them into the project); absent outside this workplace.
+@pytest.mark.skipif(not DOCUMENTS.is_dir(), reason="../shared/realdata is not here")
+@pytest.mark.parametrize("name", ["a4-on-dark-background", "inner-table-on-dark-background"])
+def test_real_document_photos_outline_within_one_percent(name: str) -> None:
+    photo, _ = read_photo(DOCUMENTS / f"{name}.jpg")
+    outline = rectify.find_sheet(photo)
+    assert outline.found
+    truth = _corners_file(DOCUMENTS / f"{name}.corners.txt")
+    error = np.abs(outline.corners - truth).max() / max(photo.shape[:2])
+    assert error < 0.01, f"corner off by {error:.1%}"
