@@ -161,6 +161,9 @@ ABLATION = {
     "no scaling": {"scale_by": "none"},
     "row height 40 px": {"line_height": 40},
     "row height 70 px": {"line_height": 70},
+    "no gap between text rows": {"split_rows": False},
+    "no darkening of the grey ramp": {"gamma": 1.0},
+    "box-line removal spares row-tall letters": {"spare_letters": True},
 }
 
 

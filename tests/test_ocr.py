@@ -1,0 +1,87 @@
+"""OCR-stage preprocessing: row splitting, darkening, box-line removal, and a real Tesseract read."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from flipchart_ocr import ocr
+
+from .conftest import DEJAVU
+
+DEJAVU_BOLD = DEJAVU.replace("DejaVuSans.ttf", "DejaVuSans-Bold.ttf")
+
+
+def two_rows_joined() -> np.ndarray:
+    """Two rows of bars, and one stroke from row one down into row two (a long descender)."""
+    gray = np.full((160, 400), 255, np.uint8)
+    for x in range(20, 380, 30):
+        cv2.rectangle(gray, (x, 20), (x + 8, 70), 0, -1)
+        cv2.rectangle(gray, (x, 90), (x + 8, 140), 0, -1)
+    cv2.line(gray, (200, 70), (204, 100), 0, 4)  # the joining descender
+    return gray
+
+
+def components(gray: np.ndarray) -> list[tuple[int, int]]:
+    """(top, bottom) of every ink component."""
+    count, _, stats, _ = cv2.connectedComponentsWithStats((gray < 128).astype(np.uint8), 8)
+    return [
+        (int(s[cv2.CC_STAT_TOP]), int(s[cv2.CC_STAT_TOP] + s[cv2.CC_STAT_HEIGHT]))
+        for s in stats[1:]
+    ]
+
+
+def test_split_rows_parts_a_stroke_joining_two_rows() -> None:
+    gray = two_rows_joined()
+    assert max(bottom - top for top, bottom in components(gray)) > 100  # joined: both rows
+    split = ocr.split_rows(gray)
+    assert split.shape[0] >= gray.shape[0] + 8  # a white gap was opened
+    assert split.shape[1] == gray.shape[1]
+    # No component reaches from the first row's bars (ending at 70) to the second's (from 90).
+    gap = split.shape[0] - gray.shape[0]
+    assert not [c for c in components(split) if c[0] <= 70 and c[1] >= 90 + gap]
+    assert len(ocr.row_bands(split)) == 2
+
+
+def test_split_rows_leaves_a_single_row_alone() -> None:
+    gray = two_rows_joined()[:80]
+    assert np.array_equal(ocr.split_rows(gray), gray)
+
+
+def test_darken_keeps_white_and_black_and_darkens_grey() -> None:
+    ramp = np.arange(256, dtype=np.uint8).reshape(1, -1)
+    dark = ocr.darken(ramp, 1.5)
+    assert dark[0, 255] == 255 and dark[0, 0] == 0
+    assert dark[0, 200] < 180  # a pale stroke edge becomes ink-dark
+    assert np.all(np.diff(dark[0].astype(int)) >= 0)
+
+
+def test_spare_letters_keeps_a_capital_i_but_not_a_box_line() -> None:
+    gray = np.full((70, 600), 255, np.uint8)
+    for x in range(40, 500, 40):  # letters of a text row, 40 px tall
+        cv2.rectangle(gray, (x, 15), (x + 20, 55), 0, 3)
+    cv2.rectangle(gray, (520, 15), (526, 55), 0, -1)  # a capital I, as tall as the row
+    cv2.rectangle(gray, (590, 0), (595, 69), 0, -1)  # a box edge across the whole crop
+    spared = ocr.remove_box_lines(gray, spare_letters=True)
+    assert spared[35, 523] == 0  # the I stays
+    assert spared[35, 592] == 255  # the box edge goes
+    assert ocr.remove_box_lines(gray)[35, 523] == 255  # the old kernel took the I too
+
+
+def rendered_field(rows: list[str], size: int = 64, spacing: float = 1.15) -> np.ndarray:
+    """Blue bold writing on off-white paper, rows close together."""
+    font = ImageFont.truetype(DEJAVU_BOLD, size)
+    image = Image.new("RGB", (900, int(size * (len(rows) * spacing + 1.2))), (240, 238, 230))
+    draw = ImageDraw.Draw(image)
+    for i, row in enumerate(rows):
+        draw.text((30, 20 + i * size * spacing), row, font=font, fill=(30, 50, 170))
+    return cv2.cvtColor(np.array(image), cv2.COLOR_RGB2BGR)
+
+
+def test_two_rows_with_descenders_and_umlauts_read_back_after_preprocessing() -> None:
+    crop = rendered_field(["Größere Säle", "für Jugendliche"])
+    lines, _ = ocr.read_field(crop, ocr.OcrOptions())
+    text = "\n".join(line.text for line in lines)
+    assert len(lines) == 2, text
+    assert text == "Größere Säle\nfür Jugendliche", text
