@@ -50,15 +50,16 @@ class OcrOptions:
     scale_by: str = "rows"  # "rows": text-row height; "letters": letter height; "none"
     line_height: int = 50  # target text-row height in pixels (scale_by="rows")
     # Measured by benchmarks/ocr_experiments.py on 72 + 75 unseen photos (seeds 7 and
-    # 2000, true template forced) and the 12 templated samples; pooled field CER:
-    # a white gap between text rows, cutting descenders that join two rows into one
-    # component Tesseract drops as a picture: 0.462 -> 0.424, 0.545 -> 0.530, 0.329 -> 0.303
+    # 2000, true template forced) and the 12 templated samples; pooled field CER with
+    # all defaults 0.431 / 0.534 / 0.312 (before: 0.474 / 0.538 / 0.332).
+    # A white gap between text rows, cutting descenders that join two rows into one
+    # component Tesseract drops as a picture; without it 0.470 / 0.542 / 0.337.
     split_rows: bool = True
-    # grey ramp darkened (v ** 1.5), so faint stroke edges count as ink:
-    # 0.452 -> 0.424, 0.529 -> 0.530 (neutral), 0.327 -> 0.303
+    # Grey ramp darkened (v ** gamma), so faint stroke edges count as ink; without
+    # it (1.0) 0.453 / 0.542 / 0.325.
     gamma: float = 1.5
-    # box-line removal spares strokes no taller than 1.3 text rows (a capital I);
-    # mixed, so off: 0.431 -> 0.424, 0.526 -> 0.530, 0.312 -> 0.303
+    # Box-line removal spares strokes no taller than 1.3 text rows (a capital I):
+    # 0.424 / 0.538 / 0.303, worse on seed 2000, so off.
     spare_letters: bool = False
     extra_config: str = ""  # further Tesseract options, e.g. "-c thresholding_method=2"
 
