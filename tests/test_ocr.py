@@ -85,3 +85,22 @@ def test_two_rows_with_descenders_and_umlauts_read_back_after_preprocessing() ->
     text = "\n".join(line.text for line in lines)
     assert len(lines) == 2, text
     assert text == "Größere Säle\nfür Jugendliche", text
+
+
+def test_line_boxes_stay_true_to_the_sheet_when_rows_are_split() -> None:
+    """Gaps opened between rows must not push the boxes of lower rows down the sheet."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 40)
+    image = Image.new("RGB", (900, 400), (250, 250, 250))
+    draw = ImageDraw.Draw(image)
+    rows = {"Gute Nachbarschaft": 40, "Mehr Kontakte": 150, "Vertrauen aufbauen": 260}
+    for text, top in rows.items():
+        draw.text((30, top), text, font=font, fill=(20, 40, 160))
+    crop = cv2.cvtColor(np.array(image), cv2.COLOR_RGB2BGR)
+    lines, _ = ocr.read_fields([ocr.FieldCrop(crop, (100, 1000))], ocr.OcrOptions())[0]
+    assert len(lines) == 3, [line.text for line in lines]
+    for line, top in zip(lines, rows.values(), strict=True):
+        # DejaVu's capitals start about 8 px below the drawing origin at 40 px
+        assert abs(line.bbox[1] - (1000 + top + 8)) < 12, (line.text, line.bbox)
+        assert abs(line.bbox[0] - 130) < 12

@@ -153,22 +153,34 @@ def split_rows(gray: np.ndarray) -> np.ndarray:
     A descender that reaches into the next row joins both rows into one huge
     component, and Tesseract then often drops the whole field as a picture.
     """
+    return split_rows_mapped(gray)[0]
+
+
+def split_rows_mapped(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``split_rows``, and for each row of the result the row of ``gray`` it came from.
+
+    The map keeps the boxes Tesseract reports true to the sheet: rows below a
+    gap moved down by it.
+    """
+    identity = np.arange(gray.shape[0])
     bands = _text_rows(row_bands(gray))
     if len(bands) < 2:
-        return gray
+        return gray, identity
     profile = (_ink_mask(gray) > 0).sum(axis=1)
     gap = max(8, int(np.median([b - t for t, b in bands]) * 0.4))
     cuts = []
     for (_, bottom), (top, _) in zip(bands[:-1], bands[1:], strict=True):
         between = profile[bottom:top]
         cuts.append(bottom + int(np.argmin(between)))
-    parts, last = [], 0
+    parts, rows, last = [], [], 0
     white = np.full((gap, gray.shape[1]), 255, np.uint8)
     for cut in cuts:
         parts += [gray[last:cut], white]
+        rows += [identity[last:cut], np.full(gap, cut)]
         last = cut + 1  # the cut pixel row itself goes: strokes through it are parted
     parts.append(gray[last:])
-    return np.vstack(parts)
+    rows.append(identity[last:])
+    return np.vstack(parts), np.concatenate(rows)
 
 
 def _text_rows(bands: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -209,8 +221,23 @@ def has_ink(gray: np.ndarray) -> bool:
     return bool(dark.mean() > 0.002)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A crop made ready for Tesseract, and how to map its pixels back to the crop."""
+
+    image: np.ndarray
+    scale: float
+    rows: np.ndarray  # for each row of image (margin excluded), the scaled crop's row
+
+
 def prepare(crop: np.ndarray, options: OcrOptions | None = None) -> tuple[np.ndarray, float]:
     """Crop to Tesseract-ready greyscale, and the scale applied to it."""
+    prepared = prepare_mapped(crop, options)
+    return prepared.image, prepared.scale
+
+
+def prepare_mapped(crop: np.ndarray, options: OcrOptions | None = None) -> Prepared:
+    """``prepare`` with the row map that undoes the gaps opened between text rows."""
     options = options or OcrOptions()
     if options.ink == "darkest":
         gray = ink_image(crop)
@@ -228,13 +255,14 @@ def prepare(crop: np.ndarray, options: OcrOptions | None = None) -> tuple[np.nda
         gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=interpolation)
     else:
         scale = 1.0
+    rows = np.arange(gray.shape[0])
     if options.split_rows:
-        gray = split_rows(gray)
+        gray, rows = split_rows_mapped(gray)
     if options.gamma != 1:
         gray = darken(gray, options.gamma)
     # A white margin: Tesseract misses text that touches the image edge.
     gray = cv2.copyMakeBorder(gray, PAD, PAD, PAD, PAD, cv2.BORDER_CONSTANT, value=255)
-    return gray, scale
+    return Prepared(gray, scale, rows)
 
 
 def text_scale(gray: np.ndarray, options: OcrOptions) -> float:
@@ -368,17 +396,24 @@ class _Placed:
     crop: FieldCrop
     top: int
     height: int
-    scale: float
+    prepared: Prepared
 
     def to_sheet(self, line: Line) -> Line:
         x, y, w, h = line.bbox
+        scale = self.prepared.scale
+        top = self._crop_row(y - self.top - PAD)
+        bottom = self._crop_row(y + h - self.top - PAD)
         bbox = (
-            int(round((x - PAD) / self.scale + self.crop.offset[0])),
-            int(round((y - self.top - PAD) / self.scale + self.crop.offset[1])),
-            int(round(w / self.scale)),
-            int(round(h / self.scale)),
+            int(round((x - PAD) / scale + self.crop.offset[0])),
+            int(round(top / scale + self.crop.offset[1])),
+            int(round(w / scale)),
+            int(round(max(bottom - top, 1) / scale)),
         )
         return Line(line.text, line.confidence, bbox, line.words)
+
+    def _crop_row(self, row: int) -> int:
+        rows = self.prepared.rows
+        return int(rows[int(np.clip(row, 0, len(rows) - 1))]) if len(rows) else row
 
 
 def read_fields(
@@ -413,11 +448,11 @@ def read_fields(
     return results
 
 
-def _prepare_crop(crop: FieldCrop, options: OcrOptions) -> tuple[np.ndarray, float] | None:
+def _prepare_crop(crop: FieldCrop, options: OcrOptions) -> Prepared | None:
     if crop.image.size == 0 or min(crop.image.shape[:2]) < 8:
         return None
-    image, scale = prepare(crop.image, options)
-    return (image, scale) if has_ink(image) else None
+    prepared = prepare_mapped(crop.image, options)
+    return prepared if has_ink(prepared.image) else None
 
 
 # White between stacked fields: far more than any line spacing, so Tesseract
@@ -425,17 +460,16 @@ def _prepare_crop(crop: FieldCrop, options: OcrOptions) -> tuple[np.ndarray, flo
 GAP = 60
 
 
-def _stack(
-    prepared: list[tuple[np.ndarray, float]], crops: list[FieldCrop]
-) -> tuple[np.ndarray, list[_Placed]]:
-    width = max(image.shape[1] for image, _ in prepared)
+def _stack(prepared: list[Prepared], crops: list[FieldCrop]) -> tuple[np.ndarray, list[_Placed]]:
+    width = max(p.image.shape[1] for p in prepared)
     parts, placements, top = [], [], 0
-    for (image, scale), crop in zip(prepared, crops, strict=True):
+    for one, crop in zip(prepared, crops, strict=True):
+        image = one.image
         padded = cv2.copyMakeBorder(
             image, 0, GAP, 0, width - image.shape[1], cv2.BORDER_CONSTANT, value=255
         )
         parts.append(padded)
-        placements.append(_Placed(crop, top, image.shape[0], scale))
+        placements.append(_Placed(crop, top, image.shape[0], one))
         top += padded.shape[0]
     return np.vstack(parts), placements
 
