@@ -23,7 +23,8 @@ lint: setup-dev
 	$(VENV)/ruff format --check .
 
 bench: setup-dev
-	$(VENV)/python benchmarks/accuracy.py
+	$(VENV)/python benchmarks/accuracy.py --heldout 30 --realdata ../shared/realdata
+	$(VENV)/python benchmarks/throughput.py
 
 samples: setup-dev
 	$(VENV)/python samples/generate.py --out samples
