@@ -101,8 +101,11 @@ def _open_checked(path: Path, max_pixels: int) -> Image.Image:
     return image
 
 
-def atomic_write(path: Path, data: str | bytes) -> None:
-    """Write to a temp file beside ``path``, then rename: never a half-written file."""
+def atomic_write(path: Path, data: str | bytes, mode: int | None = None) -> None:
+    """Write to a temp file beside ``path``, then rename: never a half-written file.
+
+    The file gets ``mode``, or else the mode it had, or else a new file's default.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = data.encode("utf-8") if isinstance(data, str) else data
@@ -112,9 +115,8 @@ def atomic_write(path: Path, data: str | bytes) -> None:
             f.write(payload)
             f.flush()
             os.fsync(f.fileno())
-        # mkstemp makes the file private (0600); give it the mode the file had, or
-        # the one any new file of the user gets.
-        os.chmod(tmp, _mode_for(path))
+        # mkstemp makes the file private (0600): set the mode meant for it.
+        os.chmod(tmp, _mode_for(path) if mode is None else mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -126,9 +128,15 @@ def _mode_for(path: Path) -> int:
     try:
         return path.stat().st_mode & 0o777
     except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+        return new_file_mode()
+
+
+def new_file_mode() -> int:
+    """The mode a new file of this user gets: 0666 less the umask."""
+    # There is no way to read the umask without setting it; set it straight back.
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def write_json(path: Path, document: dict[str, Any]) -> None:

@@ -26,10 +26,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import os
 import re
 import stat
-import tempfile
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -61,6 +59,7 @@ from ..corrections import (
 )
 from ..document import Sheet
 from ..errors import CorrectionsError, FlipchartError
+from ..io import atomic_write, new_file_mode
 from ..templates import Template
 
 VERSION_ABSENT = "absent"  # the version of a corrections file that does not exist yet
@@ -214,11 +213,11 @@ class CorrectionsStore:
         target = self.path.resolve() if self.path.is_symlink() else self.path
         if previous is not None:
             mode = stat.S_IMODE(target.stat().st_mode)
-            _atomic_write(target.with_name(target.name + ".bak"), previous, mode)
+            atomic_write(target.with_name(target.name + ".bak"), previous, mode)
         else:
-            mode = 0o666 & ~_umask()
+            mode = new_file_mode()
             target.parent.mkdir(parents=True, exist_ok=True)  # e.g. corrections/ beside OUT
-        _atomic_write(target, new_data, mode)
+        atomic_write(target, new_data, mode)
 
 
 # -- applying an edit to the YAML document ------------------------------------------------
@@ -614,29 +613,6 @@ def _dump_document(document: CommentedMap, prefix: str) -> str:
     stream = io.StringIO()
     _yaml().dump(document, stream)
     return prefix + stream.getvalue()
-
-
-def _atomic_write(path: Path, data: bytes, mode: int) -> None:
-    """Temp file beside ``path`` with ``mode``, then rename: complete files or none."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    # There is no way to read the umask without setting it; set it straight back.
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 # -- the safety net -----------------------------------------------------------------------
