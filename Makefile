@@ -11,7 +11,7 @@ setup-dev:
 
 demo: setup
 	$(VENV)/flipchart-ocr process samples/ -o demo-out --debug
-	$(VENV)/flipchart-ocr merge demo-out -o demo-out/protocol.json
+	$(VENV)/flipchart-ocr merge demo-out -c corrections/samples.yaml -o demo-out/protocol.json
 	$(VENV)/flipchart-ocr render demo-out/protocol.json -o demo-out/protocol.html
 	@echo "demo: open demo-out/protocol.html; sheet JSON in demo-out/, field boxes in demo-out/debug/"
 
