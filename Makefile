@@ -10,10 +10,10 @@ setup-dev:
 	bash scripts/setup.sh --dev
 
 demo: setup
-	$(VENV)/flipchart-ocr process samples/ -o demo-out --debug
-	$(VENV)/flipchart-ocr merge demo-out -c corrections/samples.yaml -o demo-out/protocol.json
+	$(VENV)/flipchart-ocr process samples/ -o demo-out/sheets --debug
+	$(VENV)/flipchart-ocr merge demo-out/sheets -c corrections/samples.yaml -o demo-out/protocol.json
 	$(VENV)/flipchart-ocr render demo-out/protocol.json -o demo-out/protocol.html
-	@echo "demo: open demo-out/protocol.html; sheet JSON in demo-out/, field boxes in demo-out/debug/"
+	@echo "demo: open demo-out/protocol.html; sheet JSON in demo-out/sheets/, field boxes in demo-out/sheets/debug/"
 
 test: setup-dev
 	$(VENV)/python -m pytest
