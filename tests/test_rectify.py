@@ -80,3 +80,22 @@ def test_real_document_photos_outline_within_one_percent(name: str) -> None:
     truth = _corners_file(DOCUMENTS / f"{name}.corners.txt")
     error = np.abs(outline.corners - truth).max() / max(photo.shape[:2])
     assert error < 0.01, f"corner off by {error:.1%}"
+
+
+def test_sheet_touching_its_neighbour_is_told_apart(templates: dict[str, Template]) -> None:
+    """A neighbouring sheet pinned edge to edge merges with ours into one white blob."""
+    sheet = render_sheet(templates["austausch"], {})
+    corners = [[300, 200], [1200, 230], [1230, 1500], [280, 1480]]
+    photo = place_in_photo(sheet, corners, (2000, 1700))
+    neighbour = np.full_like(sheet, 238)
+    shifted = [[x + 950, y + 30] for x, y in corners]
+    neighbour_photo = place_in_photo(neighbour, shifted, (2000, 1700))
+    right_of_edge = np.zeros(photo.shape[:2], bool)
+    right_of_edge[:, 1230:] = True
+    photo[right_of_edge & (neighbour_photo.sum(axis=2) > 600)] = neighbour_photo[
+        right_of_edge & (neighbour_photo.sum(axis=2) > 600)
+    ]
+    outline = rectify.find_sheet(photo)
+    assert outline.found
+    error = np.abs(outline.corners - np.float32(corners)).max() / 2000
+    assert error < 0.02, f"corner off by {error:.1%}"

@@ -26,6 +26,8 @@ SHADOW_FACTORS = (1.0, 0.85, 0.7)
 # A blob of a sheet and its neighbours has a few more corners than four; its
 # four-corner subsets are tried up to this many corners (495 subsets at 12).
 MAX_OUTLINE_CORNERS = 12
+# Long edge lines of each direction combined into quads when no blob gives a sheet.
+LINE_CANDIDATES = 8
 # Each side of a sheet runs along an edge in the photo for at least this share of it.
 MIN_SIDE_SUPPORT = 0.5
 # Whiteness by which paper just inside a side exceeds what lies just outside, and
@@ -118,22 +120,72 @@ def _largest_paper_quad(image: np.ndarray) -> np.ndarray | None:
     otsu, _ = cv2.threshold(white, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     masks = [paper_mask(white, otsu * factor) for factor in SHADOW_FACTORS]
     masks.append(_filled_outlines(edges))
+    raw_edges = edges
     edges = _near_edges(edges)
-    best, best_key = None, None
-    for mask in masks:
-        for quad in _quad_candidates(mask):
-            sides = side_support(quad, edges)
-            if min(sides) < MIN_SIDE_SUPPORT or not _is_plausible_quad(quad):
-                continue
-            if not _paper_inside(quad, white, sides):
-                continue
-            if not _stands_out(quad, white):
-                continue
-            # Equal support within noise: the larger quad is the whole sheet.
-            key = (round(sum(sides) / 4, 1), cv2.contourArea(quad))
-            if best_key is None or key > best_key:
-                best, best_key = quad, key
+    candidates = [quad for mask in masks for quad in _quad_candidates(mask)]
+    best = _best_quad(candidates, edges, white)
+    if best is None:
+        # No blob gave a sheet (typically one merged with a touching neighbour):
+        # quads from the photo's long straight edges are the last resort.
+        best = _best_quad(_line_quads(raw_edges), edges, white)
     return best
+
+
+def _best_quad(
+    candidates: list[np.ndarray], edges: np.ndarray, white: np.ndarray
+) -> np.ndarray | None:
+    best, best_key = None, None
+    for quad in candidates:
+        sides = side_support(quad, edges)
+        if min(sides) < MIN_SIDE_SUPPORT or not _is_plausible_quad(quad):
+            continue
+        if not _paper_inside(quad, white, sides) or not _stands_out(quad, white):
+            continue
+        # Equal support within noise: the larger quad is the whole sheet.
+        key = (round(sum(sides) / 4, 1), cv2.contourArea(quad))
+        if best_key is None or key > best_key:
+            best, best_key = quad, key
+    return best
+
+
+def _line_quads(edges: np.ndarray) -> list[np.ndarray]:
+    """Quads framed by two long near-horizontal and two long near-vertical edge lines."""
+    height, width = edges.shape
+    segments = cv2.HoughLinesP(
+        edges,
+        1,
+        np.pi / 360,
+        threshold=60,
+        minLineLength=int(0.2 * min(height, width)),
+        maxLineGap=12,
+    )
+    if segments is None:
+        return []
+    horizontal, vertical = [], []
+    for x1, y1, x2, y2 in segments.reshape(-1, 4).astype(np.float32):
+        angle = abs(np.degrees(np.arctan2(y2 - y1, x2 - x1))) % 180
+        line = (np.array([x1, y1], np.float32), np.array([x2 - x1, y2 - y1], np.float32))
+        length = float(np.hypot(x2 - x1, y2 - y1))
+        if angle < 30 or angle > 150:
+            horizontal.append((length, line))
+        elif 60 < angle < 120:
+            vertical.append((length, line))
+    horizontal = [line for _, line in sorted(horizontal, key=lambda t: -t[0])[:LINE_CANDIDATES]]
+    vertical = [line for _, line in sorted(vertical, key=lambda t: -t[0])[:LINE_CANDIDATES]]
+    area_total = height * width
+    quads = []
+    for top, bottom in itertools.combinations(horizontal, 2):
+        for left, right in itertools.combinations(vertical, 2):
+            corners = [
+                _intersect(a, b)
+                for a, b in ((top, left), (top, right), (bottom, right), (bottom, left))
+            ]
+            if any(c is None for c in corners):
+                continue
+            quad = order_corners(np.array(corners, np.float32))
+            if cv2.isContourConvex(quad) and cv2.contourArea(quad) >= MIN_SHEET_AREA * area_total:
+                quads.append(quad)
+    return quads
 
 
 def _quad_candidates(mask: np.ndarray) -> list[np.ndarray]:
