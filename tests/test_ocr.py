@@ -104,3 +104,14 @@ def test_line_boxes_stay_true_to_the_sheet_when_rows_are_split() -> None:
         # DejaVu's capitals start about 8 px below the drawing origin at 40 px
         assert abs(line.bbox[1] - (1000 + top + 8)) < 12, (line.text, line.bbox)
         assert abs(line.bbox[0] - 130) < 12
+
+
+def test_a_card_edge_does_not_pass_for_one_huge_text_row() -> None:
+    """A card's shadowed edge down the crop joins all rows into one band; the letters still tell."""
+    gray = np.full((300, 600), 255, np.uint8)
+    cv2.rectangle(gray, (0, 0), (40, 299), 60, -1)  # the dark edge of a pinned card
+    for top in (60, 140, 220):
+        for left in range(40, 520, 40):
+            cv2.rectangle(gray, (left, top), (left + 20, top + 30), 0, -1)  # letters 30 px tall
+    assert ocr.line_height(gray) > 200  # the card makes one band of the whole crop
+    assert 30 <= ocr.plausible_row_height(gray) <= 60

@@ -265,10 +265,26 @@ def prepare_mapped(crop: np.ndarray, options: OcrOptions | None = None) -> Prepa
     return Prepared(gray, scale, rows)
 
 
+def plausible_row_height(gray: np.ndarray) -> float | None:
+    """The text-row height, unless one "row" fills most of the crop while its letters are small.
+
+    A pinned card's grey edges or a shadow join all rows into one band; scaling by
+    that band shrinks the text to nothing. Then the letters' height tells the row's
+    (field CER 0.534 -> 0.499 on 75 unseen sheets, seed 2000; 0.431 -> 0.435 on
+    seed 7 and 0.312 on the samples, within noise).
+    """
+    height = line_height(gray)
+    if height is not None and height > 0.6 * gray.shape[0]:
+        letters = ink_height(gray)
+        if letters is not None and letters < 0.5 * height:
+            return letters * 1.4
+    return height
+
+
 def text_scale(gray: np.ndarray, options: OcrOptions) -> float:
     """How much to scale a crop so that its text has the size Tesseract reads best."""
     if options.scale_by == "rows":
-        height, target = line_height(gray), options.line_height
+        height, target = plausible_row_height(gray), options.line_height
     elif options.scale_by == "letters":
         height, target = ink_height(gray), TARGET_INK_HEIGHT
     else:
