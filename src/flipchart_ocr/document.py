@@ -6,7 +6,7 @@ extensions); ``Sheet.from_dict()`` reads it back, so JSON round-trips.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from . import SCHEMA_VERSION
@@ -107,8 +107,6 @@ class Sheet:
     pipeline: dict[str, Any] = field(default_factory=dict)  # version + options, for the cache
 
     def warn(self, message: str) -> Sheet:
-        from dataclasses import replace
-
         return replace(self, warnings=(*self.warnings, message))
 
     def field_by_id(self, field_id: str) -> Field | None:

@@ -11,6 +11,7 @@ Three kinds of evidence, each 0..1:
 
 from __future__ import annotations
 
+import difflib
 import math
 import unicodedata
 from collections.abc import Iterable
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .segment import Alignment, align, has_box_lines, rough_line_score
-from .templates import FREEFORM_ID, Template
+from .templates import Template
 
 # Below this score no template fits and the sheet is read as freeform.
 MIN_TEMPLATE_SCORE = 0.45
@@ -119,15 +120,9 @@ def partial_ratio(needle: str, haystack: str) -> float:
 
 
 def _similarity(a: str, b: str) -> float:
-    import difflib
-
     return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
 
 
 def _normalise(text: str) -> str:
     text = unicodedata.normalize("NFC", text).lower()
     return " ".join("".join(ch if ch.isalnum() else " " for ch in text).split())
-
-
-def is_freeform(template: Template) -> bool:
-    return template.id == FREEFORM_ID

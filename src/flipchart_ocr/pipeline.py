@@ -46,8 +46,6 @@ class ProcessOptions:
 class ProcessResult:
     sheet: Sheet
     image: np.ndarray  # the rectified sheet, in the pixels the JSON's boxes refer to
-    debug: np.ndarray | None = None
-    steps: list[Step] = field(default_factory=list)
 
 
 class _Timer:
@@ -100,7 +98,7 @@ def process_photo(
         fields=tuple(fields),
         steps=tuple(timer.steps),
     )
-    return ProcessResult(sheet, image, steps=timer.steps)
+    return ProcessResult(sheet, image)
 
 
 def choose_template(

@@ -273,10 +273,7 @@ def side_contrast(quad: np.ndarray, white: np.ndarray) -> list[float]:
     shares = []
     for i in range(4):
         start, end = ordered[i], ordered[(i + 1) % 4]
-        direction = (end - start) / (np.linalg.norm(end - start) + 1e-9)
-        normal = np.array([-direction[1], direction[0]], np.float32)
-        if np.dot(normal, (start + end) / 2 - center) < 0:
-            normal = -normal
+        normal = _outward_normal(start, end, center)
         points = start + (end - start) * np.linspace(0.05, 0.95, 40)[:, None]
         inside = _sample(image, points - normal * reach)
         outside = _sample(image, points + normal * reach)
@@ -357,10 +354,7 @@ def _fit_side(
     white: np.ndarray, start: np.ndarray, end: np.ndarray, center: np.ndarray, reach: float
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """The paper edge near one side, as a point and a direction."""
-    direction = (end - start) / (np.linalg.norm(end - start) + 1e-9)
-    normal = np.array([-direction[1], direction[0]], np.float32)
-    if np.dot(normal, (start + end) / 2 - center) < 0:
-        normal = -normal  # pointing out of the sheet
+    normal = _outward_normal(start, end, center)
     offsets = np.arange(-reach, reach + 1, 1.0, dtype=np.float32)
     points = []
     for t in np.linspace(0.08, 0.92, 32):
@@ -379,6 +373,13 @@ def _fit_side(
         np.array(points, np.float32), cv2.DIST_HUBER, 0, 0.01, 0.01
     ).ravel()
     return np.array([x0, y0], np.float32), np.array([vx, vy], np.float32)
+
+
+def _outward_normal(start: np.ndarray, end: np.ndarray, center: np.ndarray) -> np.ndarray:
+    """Unit normal of the side start-end, pointing away from the quad's center."""
+    direction = (end - start) / (np.linalg.norm(end - start) + 1e-9)
+    normal = np.array([-direction[1], direction[0]], np.float32)
+    return normal if np.dot(normal, (start + end) / 2 - center) >= 0 else -normal
 
 
 def _intersect(
