@@ -292,7 +292,7 @@ def test_sheet_marks_reviewed_skip_and_template(
     assert response.status_code == 200, response.get_data(as_text=True)
     entry = load_corrections(corrections).sheets[THEMEN]
     assert (entry.reviewed, entry.skip) == (True, True)
-    # merge ignores `reviewed` and honours `skip`
+    # merge honours `skip`
     folder = load_sheets(out_dir)
     result = merge(folder.sheets, load_corrections(corrections), load_templates(), out_dir / "p")
     assert {"id": THEMEN, "reason": "skip"} in result.protocol["omitted"]

@@ -15,6 +15,7 @@ import click
 
 from . import __version__
 from .errors import ExitCode, FlipchartError
+from .learn import DEFAULT_MIN_SEEN
 from .schemas import SCHEMA_NAMES, load_schema
 from .templates import load_templates
 
@@ -258,15 +259,31 @@ def _refuse_same_file(output: Path, *inputs: Path | None) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="The protocol JSON to write.",
 )
+@click.option(
+    "--learn-min",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MIN_SEEN,
+    show_default=True,
+    help="Apply a misreading fixed in this many corrected fields to the uncorrected ones.",
+)
+@click.option("--no-learn", is_flag=True, help="Do not apply fixes learned from the corrections.")
 @templates_option
 @handle_errors
 def merge(
-    out_dir: Path, corrections: Path | None, output: Path, templates_dir: Path | None
+    out_dir: Path,
+    corrections: Path | None,
+    output: Path,
+    learn_min: int,
+    no_learn: bool,
+    templates_dir: Path | None,
 ) -> None:
     """Merge the sheet JSONs of OUT and the corrections into one protocol JSON.
 
     Sheets are grouped into sections by template. Warnings name photos left out
-    and corrections that may no longer fit the OCR text. Example:
+    and corrections that may no longer fit the OCR text. A misreading reviewers
+    fixed repeatedly (e.g. "Kitaplatze" -> "Kitaplätze" in two fields) is applied
+    to the fields nobody corrected; the protocol records each one under "learned".
+    Example:
 
         flipchart-ocr merge out/ -c corrections/event.yaml -o protocol.json
     """
@@ -278,12 +295,27 @@ def merge(
     templates = load_templates(templates_dir)
     loaded = load_corrections(corrections) if corrections else None
     folder = merging.load_sheets(out_dir)
-    result = merging.merge(folder.sheets, loaded, templates, output, folder.failed_ids)
+    result = merging.merge(
+        folder.sheets,
+        loaded,
+        templates,
+        output,
+        folder.failed_ids,
+        learn_min_seen=0 if no_learn else learn_min,
+    )
     _warn_all(folder.ignored + result.warnings)
     for failure in folder.failures:
         click.echo(f"error: {failure}", err=True)
     write_json(output, result.protocol)
     sheets, sections = len(result.protocol["sheets"]), len(result.protocol["sections"])
+    learned = result.protocol["learned"]
+    if learned:
+        fields = sum("learned" in f for sheet in result.protocol["sheets"] for f in sheet["fields"])
+        click.echo(
+            f"{len(learned)} fixes learned from the corrections changed {fields} fields"
+            ' (listed under "learned"; --no-learn leaves them out)',
+            err=True,
+        )
     click.echo(f"{sheets} sheets in {sections} sections -> {output}", err=True)
     if folder.failures:
         sys.exit(int(ExitCode.INPUT_FAILED))

@@ -123,7 +123,7 @@ class SheetCorrections:
     fields: dict[str, FieldCorrection] = field(default_factory=dict)
     line: int = 0
     template_line: int = 0
-    reviewed: bool = False  # set by the review app; merge ignores it
+    reviewed: bool = False  # set by the review app; merge learns from it (learn.py)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-_EDGE_PUNCTUATION = "\"'„“”‚‘’«»()[]{}.,;:!?-–—*+•·/\\|<>=_~"
+EDGE_PUNCTUATION = "\"'„“”‚‘’«»()[]{}.,;:!?-–—*+•·/\\|<>=_~"
 
 
 def normalise_text(text: str) -> str:
@@ -32,7 +32,7 @@ def edit_distance(a: str, b: str) -> int:
 
 def words(text: str) -> list[str]:
     """Words for bag-of-words scoring: split on whitespace, edge punctuation stripped."""
-    tokens = (t.strip(_EDGE_PUNCTUATION) for t in unicodedata.normalize("NFC", text).split())
+    tokens = (t.strip(EDGE_PUNCTUATION) for t in unicodedata.normalize("NFC", text).split())
     return [t for t in tokens if t]
 
 

@@ -29,6 +29,14 @@ from .corrections import (
 from .document import Sheet
 from .errors import UsageError
 from .io import iter_sheet_files, read_json
+from .learn import (
+    DEFAULT_MIN_SEEN,
+    Learned,
+    Taught,
+    learn_fixes,
+    vocabulary,
+    word_confidences,
+)
 from .schemas import load_schema
 from .templates import FREEFORM_ID, Template
 
@@ -100,15 +108,19 @@ def merge(
     templates: Mapping[str, Template],
     protocol_path: Path,
     unavailable: Iterable[str] = (),
+    learn_min_seen: int = DEFAULT_MIN_SEEN,
 ) -> MergeResult:
     """The protocol document of the contract; raises ``CorrectionsError`` before anything else.
 
     ``protocol_path`` is where the protocol will be written: sheet image paths are
     recorded relative to its folder, so the two can be moved together. ``unavailable``:
     ids of sheet JSONs that could not be read (``LoadedFolder.failed_ids``).
+    ``learn_min_seen``: apply a misreading fixed in this many corrected fields to the
+    uncorrected ones (see ``learn``); 0 turns learning off.
     """
     corrections = corrections or Corrections()
     validate(corrections, [s.sheet for s in sheets], templates, unavailable)
+    learned = _learn(sheets, corrections, learn_min_seen)
     warnings: list[str] = []
     used_file_replacements: set[int] = set()
     kept: list[tuple[LoadedSheet, dict[str, Any]]] = []
@@ -125,7 +137,9 @@ def merge(
             omitted.append({"id": sheet.id, "reason": "unreadable"})
             continue
         warnings.extend(_template_override_warnings(loaded, entry, corrections))
-        document, sheet_warnings, used = _merge_sheet(loaded, entry, corrections, protocol_path)
+        document, sheet_warnings, used = _merge_sheet(
+            loaded, entry, corrections, protocol_path, learned
+        )
         warnings.extend(sheet_warnings)
         used_file_replacements |= used
         kept.append((loaded, document))
@@ -142,9 +156,40 @@ def merge(
         "sections": sections,
         "sheets": ordered,
         "omitted": omitted,
+        "learned": learned.entries(),
         "warnings": warnings,
     }
     return MergeResult(protocol, warnings)
+
+
+def _taught(sheets: list[LoadedSheet], corrections: Corrections) -> list[Taught]:
+    """Every field a reviewer corrected or, on a sheet marked reviewed, confirmed."""
+    taught = []
+    for loaded in sheets:
+        sheet = loaded.sheet
+        entry = corrections.for_sheet(sheet.id)
+        if entry is None or entry.skip or sheet.template is None:
+            continue
+        for sheet_field in sheet.fields:
+            correction = entry.fields.get(sheet_field.id)
+            ocr_text = normalize_text(sheet_field.text)
+            corrected: str | None = None
+            if correction is not None and correction.corrects_text:
+                corrected = correction.text
+            elif entry.reviewed:
+                corrected = resolve_field(ocr_text, correction, corrections.replace).text
+            replacements = tuple((r.old, r.new) for r in correction.replace) if correction else ()
+            if corrected is not None or replacements:
+                where = f"{sheet.id}.{sheet_field.id}"
+                taught.append(Taught(where, ocr_text, corrected, replacements))
+    return taught
+
+
+def _learn(sheets: list[LoadedSheet], corrections: Corrections, min_seen: int) -> Learned:
+    if not min_seen:
+        return Learned()
+    taught = _taught(sheets, corrections)
+    return Learned(learn_fixes(taught, min_seen), vocabulary(taught))
 
 
 def _merge_sheet(
@@ -152,6 +197,7 @@ def _merge_sheet(
     entry: SheetCorrections | None,
     corrections: Corrections,
     protocol_path: Path,
+    learned: Learned,
 ) -> tuple[dict[str, Any], list[str], set[int]]:
     sheet = loaded.sheet
     warnings: list[str] = []
@@ -164,14 +210,20 @@ def _merge_sheet(
         where = corrections.where(correction.line) if correction else ""
         for message in resolved.warnings:
             warnings.append(f"{where}: sheets.{sheet.id}.fields.{sheet_field.id}: {message}")
+        text, fixes = resolved.text, []
+        if not (entry and entry.reviewed) and not (correction and correction.corrects_text):
+            text, fixes = learned.apply(text, word_confidences(sheet_field.lines))
         document = {
             "id": sheet_field.id,
             "label": sheet_field.label,
-            "text": resolved.text,
+            "text": text,
             "origin": resolved.origin,
             "confidence": round(sheet_field.confidence, 1),
         }
-        if resolved.text != normalize_text(sheet_field.text):
+        if fixes:
+            # Machine-made, so the origin stays as it was: nobody has checked it yet.
+            document["learned"] = [{"old": f.old, "new": f.new, "kind": f.kind} for f in fixes]
+        if text != normalize_text(sheet_field.text):
             document["ocr_text"] = normalize_text(sheet_field.text)
         fields.append(document)
     return (

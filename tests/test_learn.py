@@ -1,0 +1,161 @@
+"""Learning from corrections: repeated misreadings and the event's vocabulary, applied with care."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+
+from flipchart_ocr.learn import (
+    KIND_MISREADING,
+    KIND_WORD,
+    Taught,
+    apply_fixes,
+    correct_words,
+    learn_fixes,
+    misreadings,
+    vocabulary,
+)
+from flipchart_ocr.schemas import load_schema
+
+from .fixtures import copy_out, run, write
+
+
+def taught(where: str, ocr: str, corrected: str) -> Taught:
+    return Taught(where, ocr, corrected)
+
+
+def test_a_misread_word_group_is_paired_with_its_fix_and_a_rewrite_is_not() -> None:
+    assert misreadings("Reser Markt beleben", "Resser Mark beleben") == [
+        ("Reser Markt", "Resser Mark")
+    ]
+    # a reviewer who rewrites a field teaches nothing about misreadings
+    assert misreadings("Kinder spielen", "Spielplätze fehlen") == []
+    # too short to fix event-wide
+    assert misreadings("ein Heft", "im Heft") == []
+
+
+def test_a_fix_is_learned_only_when_made_often_enough() -> None:
+    fields = [
+        taught("a.x", "Mehr Kitaplatze", "Mehr Kitaplätze"),
+        taught("b.x", "Kitaplatze fehlen", "Kitaplätze fehlen"),
+        taught("c.x", "die Grnppe", "die Gruppe"),
+    ]
+    fixes = learn_fixes(fields, min_seen=2)
+    assert [(f.old, f.new, f.seen, f.sources) for f in fixes] == [
+        ("Kitaplatze", "Kitaplätze", 2, ("a.x", "b.x"))
+    ]
+    assert fixes[0].kind == KIND_MISREADING
+    assert {f.old for f in learn_fixes(fields, min_seen=1)} == {"Kitaplatze", "Grnppe"}
+
+
+def test_a_word_a_reviewer_kept_is_never_learned_as_a_misreading() -> None:
+    fields = [
+        taught("a.x", "Resser Markt", "Resser Mark"),
+        taught("b.x", "Resser Markt", "Resser Mark"),
+        taught("c.x", "Markt am Samstag", "Markt am Samstag"),  # confirmed as written
+    ]
+    assert learn_fixes(fields, min_seen=2) == []
+
+
+def test_two_different_fixes_equally_often_cancel_out() -> None:
+    fields = [taught("a.x", "Hanse", "Hause"), taught("b.x", "Hanse", "Hanne")]
+    assert learn_fixes(fields, min_seen=1) == []
+
+
+def test_fixes_apply_to_whole_words_only() -> None:
+    fixes = learn_fixes(
+        [taught("a.x", "Kitaplatze", "Kitaplätze"), taught("b.x", "Kitaplatze", "Kitaplätze")]
+    )
+    text, applied = apply_fixes("Kitaplatze, Kitaplatzes\nmehr Kitaplatze", fixes)
+    assert text == "Kitaplätze, Kitaplatzes\nmehr Kitaplätze"
+    assert [f.new for f in applied] == ["Kitaplätze"]
+
+
+def test_a_doubtful_word_near_one_reviewed_word_becomes_that_word() -> None:
+    words = vocabulary([taught("a.x", "Mteressierte Bürger", "Interessierte Bürger finden")])
+    text, fixes = correct_words(
+        "Mteressierte Leute\nTNTERESSIERTE", {"Mteressierte": 40.0, "TNTERESSIERTE": 12.0}, words
+    )
+    assert text == "Interessierte Leute\nINTERESSIERTE"  # the writer's capitals kept
+    assert {(f.old, f.new, f.kind) for f in fixes} == {
+        ("Mteressierte", "Interessierte", KIND_WORD),
+        ("TNTERESSIERTE", "INTERESSIERTE", KIND_WORD),
+    }
+    assert fixes[0].sources == ("a.x",)
+
+
+def test_a_confident_or_far_or_ambiguous_word_stays_as_read() -> None:
+    words = vocabulary([taught("a.x", "", "Hause Hanne Interessierte")])
+    confident = correct_words("Mteressierte", {"Mteressierte": 95.0}, words)
+    far = correct_words("Mtrsssirte", {"Mtrsssirte": 10.0}, words)
+    ambiguous = correct_words("Hanse", {"Hanse": 10.0}, words)  # one letter from both
+    not_read = correct_words("Mteressierte", {}, words)  # typed, not Tesseract's
+    for original, (text, fixes) in zip(
+        ("Mteressierte", "Mtrsssirte", "Hanse", "Mteressierte"),
+        (confident, far, ambiguous, not_read),
+        strict=True,
+    ):
+        assert (text, fixes) == (original, [])
+
+
+CORRECTIONS = """\
+sheets:
+  IMG_0002:
+    fields:
+      laeuft_gut:
+        text: |
+          ruhiger Bezirk
+          gute Mischung
+"""
+
+
+def merge(tmp_path: Path, corrections: str, *extra: str) -> tuple[dict, str]:
+    out = tmp_path / "out" if (tmp_path / "out").exists() else copy_out(tmp_path)
+    path = write(tmp_path / "corrections.yaml", corrections)
+    code, _, err = run("merge", out, "-c", path, "-o", tmp_path / "protocol.json", *extra)
+    assert code == 0, err
+    return json.loads((tmp_path / "protocol.json").read_text(encoding="utf-8")), err
+
+
+def laeuft_gut(protocol: dict, sheet_id: str) -> dict:
+    sheet = next(s for s in protocol["sheets"] if s["id"] == sheet_id)
+    return next(f for f in sheet["fields"] if f["id"] == "laeuft_gut")
+
+
+def test_merge_applies_the_reviewed_vocabulary_to_other_sheets_and_records_it(
+    tmp_path: Path,
+) -> None:
+    # IMG_0003 was read "uhiaer Beaik" (confidence 5 and 0) and "„ie Nischung" (36)
+    protocol, err = merge(tmp_path, CORRECTIONS)
+    jsonschema.validate(protocol, load_schema("protocol"))
+    field = laeuft_gut(protocol, "IMG_0003")
+    assert field["text"] == "Ve bindun Natur Und Einkzufen\nruhiger Beaik\n„ie Mischung"
+    assert field["origin"] == "ocr"  # machine-made: nobody has checked it
+    assert field["ocr_text"].splitlines()[1] == "uhiaer Beaik"
+    assert {(f["old"], f["new"]) for f in field["learned"]} == {
+        ("uhiaer", "ruhiger"),
+        ("Nischung", "Mischung"),
+    }
+    entry = next(e for e in protocol["learned"] if e["new"] == "Mischung")
+    assert entry == {
+        "kind": "word",
+        "old": "Nischung",
+        "new": "Mischung",
+        "seen": 1,
+        "from": ["IMG_0002.laeuft_gut"],
+        "applied": 2,  # IMG_0001 is the same photo, read as freeform
+    }
+    assert "fixes learned from the corrections changed 2 fields" in err
+    # the reviewer's own field is exactly as typed
+    assert laeuft_gut(protocol, "IMG_0002")["text"] == "ruhiger Bezirk\ngute Mischung"
+
+
+def test_no_learn_and_reviewed_sheets_leave_the_ocr_text(tmp_path: Path) -> None:
+    protocol, _ = merge(tmp_path, CORRECTIONS, "--no-learn")
+    assert laeuft_gut(protocol, "IMG_0003")["text"].splitlines()[1] == "uhiaer Beaik"
+    assert protocol["learned"] == []
+    reviewed = CORRECTIONS + "  IMG_0003:\n    reviewed: true\n"
+    protocol, _ = merge(tmp_path, reviewed)
+    assert "learned" not in laeuft_gut(protocol, "IMG_0003")
