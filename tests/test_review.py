@@ -728,3 +728,30 @@ def test_the_command_serves_until_ctrl_c(out_dir: Path, corrections: Path) -> No
         process.kill()
     assert process.returncode == 0, stderr
     assert stdout == "stopped\n"
+
+
+def doubtful_word(out: Path, sheet_id: str) -> tuple[str, str]:
+    """A word the OCR read with low confidence on this sheet, and its field."""
+    for field in sheet_json(out, sheet_id)["fields"]:
+        for line in field["lines"]:
+            for word in line["words"]:
+                if word["text"].isalpha() and len(word["text"]) >= 5 and word["confidence"] < 80:
+                    return field["id"], word["text"]
+    raise AssertionError(f"{sheet_id}: no doubtful word read")  # the samples always have some
+
+
+def test_a_word_typed_on_one_sheet_is_suggested_on_another(
+    out_dir: Path, client: FlaskClient, corrections: Path
+) -> None:
+    field_id, read = doubtful_word(out_dir, THEMEN)
+    typed = read[:-1] + ("x" if read[-1] != "x" else "y")  # one letter away from the reading
+    response = save(client, {"fields": {"laeuft_gut": f"{typed} im Quartier"}})
+    assert response.status_code == 200, response.get_data(as_text=True)
+
+    field = next(f for f in state(client, THEMEN)["fields"] if f["id"] == field_id)
+    assert [read, typed] in field["suggestionFixes"]
+    assert field["suggestion"] is not None and typed in field["suggestion"].split()
+    assert field["text"] == field["ocr"]  # only offered: the text itself is unchanged
+    # a sheet marked reviewed gets no suggestions
+    save(client, {"reviewed": True}, sheet_id=THEMEN)
+    assert all(f["suggestion"] is None for f in state(client, THEMEN)["fields"])

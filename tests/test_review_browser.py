@@ -27,6 +27,7 @@ from .test_review import (
     HAND_WRITTEN,
     THEMEN,
     comment_lines,
+    doubtful_word,
     field_ocr,
     process_samples_once,
 )
@@ -270,3 +271,26 @@ def test_a_post_from_a_foreign_origin_is_refused(page: Any, server: Server) -> N
     assert posts, "the foreign page's requests did not reach the server"
     assert all(status == 403 and origin == attacker for _, _, status, origin in posts)
     assert server.corrections.read_text(encoding="utf-8") == HAND_WRITTEN
+
+
+def test_a_suggestion_learned_from_another_sheet_is_taken_with_alt_a(
+    page: Any, server: Server, out_dir: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    field_id, read = doubtful_word(out_dir, THEMEN)
+    typed = read[:-1] + ("x" if read[-1] != "x" else "y")
+    server.corrections.write_text(
+        HAND_WRITTEN.replace("Räumlichkeiten für alle Gruppen", f"{typed} im Quartier"),
+        encoding="utf-8",
+    )
+    page.goto(f"{server.url}/sheets/{THEMEN}")
+    section = page.locator(f"#field-{field_id}")
+    offer = section.locator(".suggestion")
+    expect(offer).to_be_visible()
+    expect(offer).to_contain_text(f"{read} → {typed}")
+    section.locator("textarea").focus()
+    page.keyboard.press("Alt+A")
+    assert typed in section.locator("textarea").input_value().split()
+    expect(offer).to_be_hidden()
+    assert section.locator(".tag.dirty").is_visible()  # taken into the text, not yet saved

@@ -120,7 +120,7 @@ def merge(
     """
     corrections = corrections or Corrections()
     validate(corrections, [s.sheet for s in sheets], templates, unavailable)
-    learned = _learn(sheets, corrections, learn_min_seen)
+    learned = learn_from(sheets, corrections, learn_min_seen)
     warnings: list[str] = []
     used_file_replacements: set[int] = set()
     kept: list[tuple[LoadedSheet, dict[str, Any]]] = []
@@ -185,7 +185,10 @@ def _taught(sheets: list[LoadedSheet], corrections: Corrections) -> list[Taught]
     return taught
 
 
-def _learn(sheets: list[LoadedSheet], corrections: Corrections, min_seen: int) -> Learned:
+def learn_from(
+    sheets: list[LoadedSheet], corrections: Corrections, min_seen: int = DEFAULT_MIN_SEEN
+) -> Learned:
+    """What the corrections teach about the uncorrected fields (merge and review use it)."""
     if not min_seen:
         return Learned()
     taught = _taught(sheets, corrections)

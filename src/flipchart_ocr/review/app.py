@@ -41,7 +41,8 @@ from ..corrections import (
 )
 from ..document import Field, Sheet
 from ..errors import CorrectionsError
-from ..merge import LoadedSheet, load_sheets
+from ..learn import Learned, word_confidences
+from ..merge import LoadedSheet, learn_from, load_sheets
 from ..ocr import LOW_CONFIDENCE
 from ..templates import Template, load_templates
 from .store import CorrectionsChanged, CorrectionsStore, SheetEdit, Snapshot
@@ -390,6 +391,7 @@ def sheet_state(loaded: LoadedSheet, snapshot: Snapshot | None, review: Review) 
     sheet = loaded.sheet
     corrections = snapshot.corrections if snapshot else Corrections()
     entry = corrections.for_sheet(sheet.id)
+    learned = learn_from(review.sheets, corrections)
     return {
         "sheetId": sheet.id,
         "version": snapshot.version if snapshot else None,
@@ -398,15 +400,24 @@ def sheet_state(loaded: LoadedSheet, snapshot: Snapshot | None, review: Review) 
         "reviewed": bool(entry and entry.reviewed),
         "skip": bool(entry and entry.skip),
         "size": list(sheet.size) if sheet.size else None,
-        "fields": [_field_state(f, sheet, entry, corrections) for f in sheet.fields],
+        "fields": [_field_state(f, sheet, entry, corrections, learned) for f in sheet.fields],
     }
 
 
 def _field_state(
-    sheet_field: Field, sheet: Sheet, entry: SheetCorrections | None, corrections: Corrections
+    sheet_field: Field,
+    sheet: Sheet,
+    entry: SheetCorrections | None,
+    corrections: Corrections,
+    learned: Learned,
 ) -> dict[str, Any]:
     correction = entry.fields.get(sheet_field.id) if entry else None
     resolved = resolve_field(sheet_field.text, correction, corrections.replace)
+    # What merge would make of the field from the other sheets' corrections: offered to
+    # the reviewer (Alt+A), never filled in unasked.
+    suggestion, fixes = None, []
+    if not (entry and entry.reviewed) and not (correction and correction.corrects_text):
+        suggestion, fixes = learned.apply(resolved.text, word_confidences(sheet_field.lines))
     lines = [
         {
             "text": line.text,
@@ -431,6 +442,8 @@ def _field_state(
         "box": list(field_box(sheet_field, sheet)),
         "lines": lines,
         "lowLines": sum(1 for line in lines if line["low"]),
+        "suggestion": canonical_text(suggestion) if fixes and suggestion else None,
+        "suggestionFixes": [[fix.old, fix.new] for fix in fixes],
         "cropUrl": url_for("crop", sheet_id=sheet.id, field_id=sheet_field.id),
     }
 

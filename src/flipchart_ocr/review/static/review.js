@@ -30,6 +30,7 @@
       diff: section.querySelector(".diff"),
       origin: section.querySelector(".tag.origin"),
       warnings: section.querySelector(".warnings"),
+      suggestion: section.querySelector(".suggestion"),
       saved: state.text,
       box: null,
     };
@@ -146,7 +147,27 @@
       }),
     );
     renderDiff(field);
+    renderSuggestion(field);
     updateTitle();
+  }
+
+  // A suggestion learned from the other sheets' corrections: shown while the text
+  // differs from it, applied only when the reviewer asks (Alt+A or the button).
+  function renderSuggestion(field) {
+    const suggestion = field.state.suggestion;
+    const offer = Boolean(suggestion) && canonical(field.textarea.value) !== suggestion;
+    field.suggestion.hidden = !offer;
+    if (!offer) return;
+    field.suggestion.querySelector(".suggested-fixes").textContent = field.state.suggestionFixes
+      .map(([oldText, newText]) => oldText + " \u2192 " + newText)
+      .join(", ");
+  }
+
+  function useSuggestion(field) {
+    if (!field || !field.state.suggestion || field.suggestion.hidden) return;
+    field.textarea.value = field.state.suggestion;
+    field.textarea.dispatchEvent(new Event("input"));
+    field.textarea.focus();
   }
 
   function updateTitle() {
@@ -361,6 +382,7 @@
         ArrowUp: () => focusField(active - 1),
         PageDown: () => goTo(page.nextUrl),
         PageUp: () => goTo(page.previousUrl),
+        KeyA: () => useSuggestion(fields[active]),
         KeyL: nextLowField,
         KeyR: toggleReviewed,
       };
@@ -379,6 +401,7 @@
     const plain = {
       j: () => focusField(active + 1),
       k: () => focusField(active - 1),
+      a: () => useSuggestion(fields[active]),
       l: nextLowField,
       n: () => goTo(page.nextUrl),
       p: () => goTo(page.previousUrl),
@@ -411,8 +434,12 @@
     field.textarea.addEventListener("input", () => {
       field.section.classList.toggle("dirty", isFieldDirty(field));
       renderDiff(field);
+      renderSuggestion(field);
       updateTitle();
     });
+    field.suggestion
+      .querySelector(".use-suggestion")
+      .addEventListener("click", () => useSuggestion(field));
     renderState(field);
   }
   for (const control of [reviewedBox, skipBox, templateSelect]) {
