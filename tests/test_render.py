@@ -136,9 +136,29 @@ def test_html_is_one_file_with_the_corrected_text_escaped(protocol_path: Path) -
 
 def test_html_keeps_every_uncorrected_line(protocol_path: Path) -> None:
     text, _ = render(protocol_path, "protocol.html")
+    unmarked = re.sub(r'<span class="doubtful"[^>]*>(.*?)</span>', r"\1", text)
     for field in uncorrected_fields(protocol_of(protocol_path)):
         for line in field["text"].split("\n"):
-            assert html.escape(line) in text
+            assert html.escape(line) in unmarked
+
+
+def test_html_marks_the_words_tesseract_was_unsure_of(protocol_path: Path) -> None:
+    protocol = protocol_of(protocol_path)
+    text, _ = render(protocol_path, "protocol.html")
+    marked = re.findall(r'<span class="doubtful"[^>]*>(.*?)</span>', text)
+    # IMG_0003 laeuft_gut was read "uhiaer Beaik" (confidence 5 and 0): both flagged
+    fields = {f["id"]: f for s in protocol["sheets"] if s["id"] == "IMG_0003" for f in s["fields"]}
+    assert {"uhiaer", "Beaik"} <= set(fields["laeuft_gut"]["doubtful"])
+    assert {"uhiaer", "Beaik"} <= set(marked)
+    # a person's text is never flagged; confident words are not either
+    assert "doubtful" not in next(
+        f
+        for s in protocol["sheets"]
+        if s["id"] == "IMG_0002"
+        for f in s["fields"]
+        if f["id"] == "laeuft_gut"
+    )
+    assert "Einkzufen" not in marked  # read with confidence 87
 
 
 def _embedded_images(text: str) -> list[Image.Image]:

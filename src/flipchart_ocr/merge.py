@@ -21,12 +21,13 @@ from . import SCHEMA_VERSION
 from .batch import sheet_image_path
 from .corrections import (
     Corrections,
+    FieldCorrection,
     SheetCorrections,
     normalize_text,
     resolve_field,
     validate,
 )
-from .document import Sheet
+from .document import Field, Sheet
 from .errors import UsageError
 from .io import iter_sheet_files, read_json
 from .learn import (
@@ -37,6 +38,7 @@ from .learn import (
     vocabulary,
     word_confidences,
 )
+from .ocr import LOW_CONFIDENCE
 from .schemas import load_schema
 from .templates import FREEFORM_ID, Template
 
@@ -223,6 +225,9 @@ def _merge_sheet(
             "origin": resolved.origin,
             "confidence": round(sheet_field.confidence, 1),
         }
+        doubtful = _doubtful_words(text, sheet_field, correction)
+        if doubtful:
+            document["doubtful"] = doubtful
         if fixes:
             # Machine-made, so the origin stays as it was: nobody has checked it yet.
             document["learned"] = [{"old": f.old, "new": f.new, "kind": f.kind} for f in fixes]
@@ -246,6 +251,22 @@ def _merge_sheet(
         warnings,
         used,
     )
+
+
+def _doubtful_words(text: str, sheet_field: Field, correction: FieldCorrection | None) -> list[str]:
+    """Words of the text as Tesseract read them with low confidence: flagged, not trusted.
+
+    A person's ``text`` has none; a word changed by a replace or a learned fix is no
+    longer Tesseract's and is not listed.
+    """
+    if correction is not None and correction.corrects_text:
+        return []
+    confidences = word_confidences(sheet_field.lines)
+    doubtful: list[str] = []
+    for token in text.split():
+        if confidences.get(token, 100.0) < LOW_CONFIDENCE and token not in doubtful:
+            doubtful.append(token)
+    return doubtful
 
 
 def _image_reference(image: Path, protocol_path: Path) -> str | None:

@@ -30,6 +30,7 @@ WORDS = {
     "photo": "Foto",
     "photo_missing": "Foto nicht gefunden",
     "unchecked": "OCR-Text, nicht geprüft",
+    "doubtful": "unsicher gelesen",
     "confidence": "Konfidenz",
 }
 GERMAN_MONTHS = (

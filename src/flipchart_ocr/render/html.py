@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import io
+import re
+from collections.abc import Iterable
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -92,12 +94,28 @@ def _field(field_doc: dict[str, Any]) -> str:
     heading = f"<h3>{escape(field_doc['label'])}</h3>" if field_doc["label"] else ""
     return (
         f'<div class="{" ".join(classes)}" data-field="{escape(field_doc["id"])}"{title}>'
-        f"{heading}<p>{_lines(field_doc['text'])}</p></div>"
+        f"{heading}<p>{_lines(field_doc['text'], field_doc.get('doubtful', ()))}</p></div>"
     )
 
 
-def _lines(text: str) -> str:
-    return "<br>".join(escape(line) for line in field_lines(text))
+def _lines(text: str, doubtful: Iterable[str] = ()) -> str:
+    """The text as HTML lines; words Tesseract was unsure of marked (on screen only)."""
+    doubtful = set(doubtful)
+    title = escape(WORDS["doubtful"])
+
+    def word(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if token in doubtful:
+            return f'<span class="doubtful" title="{title}">{escape(token)}</span>'
+        return escape(token)
+
+    return "<br>".join(
+        "".join(word(m) if m.group(0).strip() else m.group(0) for m in _TOKENS.finditer(line))
+        for line in field_lines(text)
+    )
+
+
+_TOKENS = re.compile(r"\S+|\s+")
 
 
 def _figure(sheet: dict[str, Any], context: RenderContext) -> tuple[str, bool]:
