@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -9,9 +12,10 @@ import pytest
 
 from flipchart_ocr import rectify
 from flipchart_ocr.io import read_photo
-from flipchart_ocr.templates import Template
+from flipchart_ocr.pipeline import ProcessOptions, choose_outline, choose_template, refined_corners
+from flipchart_ocr.templates import Template, load_templates
 
-from .conftest import place_in_photo, render_sheet
+from .conftest import ROOT, place_in_photo, render_sheet
 
 CASES = {
     "frontal": [[500, 100], [1500, 100], [1500, 1500], [500, 1500]],
@@ -99,3 +103,51 @@ def test_sheet_touching_its_neighbour_is_told_apart(templates: dict[str, Templat
     assert outline.found
     error = np.abs(outline.corners - np.float32(corners)).max() / 2000
     assert error < 0.02, f"corner off by {error:.1%}"
+
+
+def _generated_photo(out: Path, seed: int, index: int) -> tuple[Path, dict]:
+    """Photo ``index`` of ``samples/generate.py --seed SEED --count N`` (any N > index), alone."""
+    spec = importlib.util.spec_from_file_location("generate", ROOT / "samples" / "generate.py")
+    assert spec is not None and spec.loader is not None
+    generate = importlib.util.module_from_spec(spec)
+    sys.modules["generate"] = generate  # its dataclasses look their module up there
+    spec.loader.exec_module(generate)
+    rng = np.random.default_rng(seed)
+    photo_spec = [generate.random_spec(i, rng) for i in range(index + 1)][index]
+    generate.make(photo_spec, out, seed * 1000 + index, 2000, load_templates())
+    truth = json.loads((out / f"{photo_spec.name}.truth.json").read_text(encoding="utf-8"))
+    return out / truth["photo"], truth
+
+
+# Held-out photos (seed 1000) whose sheet touches its neighbour along a faint edge, so
+# that their whiteness blobs merge and no blob quad is a sheet.
+MERGED_WITH_NEIGHBOUR = {"themenarbeit-008-femke": 8, "themenarbeit-018-dkg": 18}
+
+
+@pytest.mark.parametrize("name", MERGED_WITH_NEIGHBOUR)
+def test_sheet_merged_with_its_neighbour_is_found_by_its_box_lines(
+    tmp_path: Path, templates: dict[str, Template], name: str
+) -> None:
+    """Edge lines give candidate quads (the sheet's, but also ones reaching to the floor
+    or to its box frame); the template's box lines pick one close enough for the
+    alignment to land on the sheet."""
+    path, truth = _generated_photo(tmp_path, 1000, MERGED_WITH_NEIGHBOUR[name])
+    photo, _ = read_photo(path)
+    truth_corners = np.float32(truth["corners"])
+    diagonal = float(np.hypot(*photo.shape[:2]))
+    outline = rectify.find_sheet(photo)
+    assert outline.alternatives, "a merged blob should leave the choice to the template"
+    outline = choose_outline(photo, outline, templates, ProcessOptions())
+    assert np.linalg.norm(outline.corners - truth_corners, axis=1).max() < 0.03 * diagonal
+    candidate = choose_template(photo, outline, templates, ProcessOptions())
+    assert candidate.template.id == "themenarbeit"
+    corners = refined_corners(outline, candidate.template, candidate.alignment)
+    error = np.linalg.norm(corners - truth_corners, axis=1).max() / diagonal
+    assert error < 0.01, f"corner off by {error:.1%}"
+
+
+def test_a_clear_sheet_leaves_no_alternatives(templates: dict[str, Template]) -> None:
+    photo = place_in_photo(
+        render_sheet(templates["austausch"], {}), CASES["keystone"], (2200, 1800)
+    )
+    assert rectify.find_sheet(photo).alternatives == ()

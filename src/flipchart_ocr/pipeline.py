@@ -71,6 +71,9 @@ def process_photo(
     sheet = Sheet(id=sheet_id or path.stem, source=source, pipeline=options.fingerprint())
     with timer.step("find_sheet"):
         outline = rectify.find_sheet(photo)
+    if outline.alternatives:
+        with timer.step("choose_outline"):
+            outline = choose_outline(photo, outline, templates, options)
     if not outline.found:
         sheet = sheet.warn("no sheet outline found: the whole photo is read as the sheet")
         outline = _deskewed_whole_photo(photo, outline)
@@ -140,6 +143,42 @@ def choose_template(
         return best
     top = max((c.score for c in candidates), default=0.0)
     return identify.Candidate(templates[FREEFORM_ID], top, None)
+
+
+def choose_outline(
+    photo: np.ndarray,
+    outline: rectify.SheetOutline,
+    templates: dict[str, Template],
+    options: ProcessOptions,
+) -> rectify.SheetOutline:
+    """Of a last-resort outline and its alternatives, the one whose lines fit a template best.
+
+    Edge lines alone cannot tell the sheet from the sheet plus a strip of floor, or
+    from its own box frame; a template's box lines land on the sheet only when the
+    outline is right (to the few percent the alignment then corrects).
+    """
+    if options.template is not None:
+        templates = {k: t for k, t in templates.items() if k == options.template}
+    boxed = [t for t in templates.values() if t.id != FREEFORM_ID and segment.has_box_lines(t)]
+    if not boxed:
+        return outline
+    # Each quad is warped once per aspect, from a reduced copy: the rough line score
+    # needs no more than the alignment size.
+    scale = min(1.0, 2 * segment.ALIGN_HEIGHT / min(photo.shape[:2]))
+    small = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+
+    def fit(corners: np.ndarray) -> float:
+        quad = replace(outline, corners=corners * scale, alternatives=())
+        observed = {t.aspect: _observed(t, small, quad) for t in boxed}
+        return max(
+            identify.score_template(
+                t, observed[t.aspect], quad.measured_aspect, aligned=False
+            ).score
+            for t in boxed
+        )
+
+    best = max((outline.corners, *outline.alternatives), key=fit)
+    return replace(outline, corners=best, alternatives=())
 
 
 def _observed(template: Template, photo: np.ndarray, outline: rectify.SheetOutline) -> np.ndarray:

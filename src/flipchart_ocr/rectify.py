@@ -8,6 +8,7 @@ warp the full-resolution photo with the corners scaled back up.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -28,6 +29,18 @@ SHADOW_FACTORS = (1.0, 0.85, 0.7)
 MAX_OUTLINE_CORNERS = 12
 # Long edge lines of each direction combined into quads when no blob gives a sheet.
 LINE_CANDIDATES = 8
+# A blob quad with every side this well supported is the sheet; one with a weaker
+# side may have cut across a sheet merged with its neighbour.
+CLEAR_SIDE_SUPPORT = 0.9
+# Two edge segments closer than this (pixels of the detection copy, at both ends)
+# are one line seen twice: HoughLinesP reports a thick edge many times over.
+SAME_LINE_PX = 6
+# Canny thresholds for the faint edge between a sheet and a touching neighbour
+# (a step of a few grey levels), tried in the last resort only.
+FAINT_EDGE_THRESHOLDS = (8, 24)
+# Quads framed by edge lines kept besides the best when no blob gives a clear sheet,
+# so that the template's box lines can pick among them.
+MAX_ALTERNATIVES = 6
 # Each side of a sheet runs along an edge in the photo for at least this share of it.
 MIN_SIDE_SUPPORT = 0.5
 # Whiteness by which paper just inside a side exceeds what lies just outside, and
@@ -46,6 +59,11 @@ MAX_SHEET_SIDE = 2400
 class SheetOutline:
     corners: np.ndarray  # 4x2 float32, clockwise from top-left, photo pixels
     found: bool  # False: the whole photo stands in for the sheet
+    # Other quads that may be the sheet (same form as ``corners``), given when no blob
+    # gave a clear sheet and edge lines were tried: the edges alone cannot tell a
+    # sheet from the sheet plus a strip of floor, or from its own box frame; the
+    # template's box lines can (``pipeline.choose_outline``).
+    alternatives: tuple[np.ndarray, ...] = ()
 
     @property
     def measured_aspect(self) -> float:
@@ -71,15 +89,15 @@ def find_sheet(photo: np.ndarray) -> SheetOutline:
     height, width = photo.shape[:2]
     scale = min(1.0, DETECT_SIDE / max(height, width))
     small = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    quad = _largest_paper_quad(small)
-    if quad is None:
+    quads = _sheet_quads(small)
+    if not quads:
         whole = np.array(
             [[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]], np.float32
         )
         return SheetOutline(whole, found=False)
-    corners = quad / scale
-    corners = _refine_corners(photo, corners)
-    return SheetOutline(order_corners(corners), found=True)
+    refine = _corner_refiner(photo)
+    best, *others = [order_corners(refine(quad / scale)) for quad in quads]
+    return SheetOutline(best, found=True, alternatives=tuple(others))
 
 
 def whiteness(image: np.ndarray) -> np.ndarray:
@@ -104,8 +122,10 @@ def paper_mask(white: np.ndarray, threshold: float) -> np.ndarray:
     return cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((opening, opening), np.uint8))
 
 
-def _largest_paper_quad(image: np.ndarray) -> np.ndarray | None:
-    """The best sheet quad among candidates from a few ways of seeing paper.
+def _sheet_quads(image: np.ndarray) -> list[np.ndarray]:
+    """The best sheet quad among candidates from a few ways of seeing paper, alone;
+    unless it has a weak side or there is none: then also the best few quads framed
+    by edge lines, best first.
 
     Otsu's threshold splits paper from the rest, adapting to dim rooms and warm
     light alike; but a shadow across the sheet makes part of it darker than that,
@@ -123,18 +143,25 @@ def _largest_paper_quad(image: np.ndarray) -> np.ndarray | None:
     raw_edges = edges
     edges = _near_edges(edges)
     candidates = [quad for mask in masks for quad in _quad_candidates(mask)]
-    best = _best_quad(candidates, edges, white)
-    if best is None:
-        # No blob gave a sheet (typically one merged with a touching neighbour):
-        # quads from the photo's long straight edges are the last resort.
-        best = _best_quad(_line_quads(raw_edges), edges, white)
-    return best
+    ranked = _ranked_quads(candidates, edges, white)
+    if ranked and min(side_support(ranked[0], edges)) >= CLEAR_SIDE_SUPPORT:
+        return ranked[:1]
+    # No blob gave a clear sheet (typically one merged with a touching neighbour):
+    # quads from the photo's long straight edges are the last resort, behind the
+    # blob's best quad if there is one. The edge between two touching sheets is
+    # faint, so fainter edges count here too.
+    faint = _faint_edge_map(image)
+    lines = _edge_lines(raw_edges) + _edge_lines(faint)
+    edges = _near_edges(cv2.bitwise_or(raw_edges, faint))
+    framed = _ranked_quads(_line_quads(lines, image.shape), edges, white)
+    return _distinct(ranked[:1] + framed, 0.01 * float(np.hypot(*image.shape[:2])))
 
 
-def _best_quad(
+def _ranked_quads(
     candidates: list[np.ndarray], edges: np.ndarray, white: np.ndarray
-) -> np.ndarray | None:
-    best, best_key = None, None
+) -> list[np.ndarray]:
+    """The candidates that may be a sheet, best first."""
+    keyed = []
     for quad in candidates:
         sides = side_support(quad, edges)
         if min(sides) < MIN_SIDE_SUPPORT or not _is_plausible_quad(quad):
@@ -142,14 +169,28 @@ def _best_quad(
         if not _paper_inside(quad, white, sides) or not _stands_out(quad, white):
             continue
         # Equal support within noise: the larger quad is the whole sheet.
-        key = (round(sum(sides) / 4, 1), cv2.contourArea(quad))
-        if best_key is None or key > best_key:
-            best, best_key = quad, key
-    return best
+        keyed.append(((round(sum(sides) / 4, 1), cv2.contourArea(quad)), quad))
+    keyed.sort(key=lambda pair: pair[0], reverse=True)
+    return [quad for _, quad in keyed]
 
 
-def _line_quads(edges: np.ndarray) -> list[np.ndarray]:
-    """Quads framed by two long near-horizontal and two long near-vertical edge lines."""
+def _distinct(quads: list[np.ndarray], tolerance: float) -> list[np.ndarray]:
+    """The first MAX_ALTERNATIVES + 1 quads with a corner further than ``tolerance``
+    from its place in every earlier one."""
+    kept: list[np.ndarray] = []
+    for quad in map(order_corners, quads):
+        if all(np.abs(quad - other).max() > tolerance for other in kept):
+            kept.append(quad)
+        if len(kept) > MAX_ALTERNATIVES:
+            break
+    return kept
+
+
+Line = tuple[np.ndarray, np.ndarray]  # a point and a direction
+
+
+def _edge_lines(edges: np.ndarray) -> list[tuple[float, np.ndarray]]:
+    """Long straight edge segments, as (length, x1 y1 x2 y2)."""
     height, width = edges.shape
     segments = cv2.HoughLinesP(
         edges,
@@ -161,17 +202,43 @@ def _line_quads(edges: np.ndarray) -> list[np.ndarray]:
     )
     if segments is None:
         return []
+    segments = segments.reshape(-1, 4).astype(np.float32)
+    return [(float(np.linalg.norm(s[2:] - s[:2])), s) for s in segments]
+
+
+def _longest_distinct(segments: list[tuple[float, np.ndarray]]) -> list[Line]:
+    """The LINE_CANDIDATES longest segments, each as a line, skipping repeats of a longer one."""
+    kept: list[np.ndarray] = []
+    for _, segment in sorted(segments, key=lambda pair: -pair[0]):
+        if not any(_same_line(segment, other) for other in kept):
+            kept.append(segment)
+        if len(kept) == LINE_CANDIDATES:
+            break
+    return [(s[:2].copy(), s[2:] - s[:2]) for s in kept]
+
+
+def _same_line(a: np.ndarray, b: np.ndarray) -> bool:
+    """Both ends of segment ``a`` lie within SAME_LINE_PX of the line through ``b``."""
+    direction = (b[2:] - b[:2]) / (np.linalg.norm(b[2:] - b[:2]) + 1e-9)
+    normal = np.array([-direction[1], direction[0]], np.float32)
+    return all(abs(float(np.dot(end - b[:2], normal))) < SAME_LINE_PX for end in (a[:2], a[2:]))
+
+
+def _line_quads(
+    segments: list[tuple[float, np.ndarray]], shape: tuple[int, ...]
+) -> list[np.ndarray]:
+    """Quads framed by two long near-horizontal and two long near-vertical edge lines."""
     horizontal, vertical = [], []
-    for x1, y1, x2, y2 in segments.reshape(-1, 4).astype(np.float32):
+    for length, segment in segments:
+        x1, y1, x2, y2 = segment
         angle = abs(np.degrees(np.arctan2(y2 - y1, x2 - x1))) % 180
-        line = (np.array([x1, y1], np.float32), np.array([x2 - x1, y2 - y1], np.float32))
-        length = float(np.hypot(x2 - x1, y2 - y1))
         if angle < 30 or angle > 150:
-            horizontal.append((length, line))
+            horizontal.append((length, segment))
         elif 60 < angle < 120:
-            vertical.append((length, line))
-    horizontal = [line for _, line in sorted(horizontal, key=lambda t: -t[0])[:LINE_CANDIDATES]]
-    vertical = [line for _, line in sorted(vertical, key=lambda t: -t[0])[:LINE_CANDIDATES]]
+            vertical.append((length, segment))
+    horizontal = _longest_distinct(horizontal)
+    vertical = _longest_distinct(vertical)
+    height, width = shape[:2]
     area_total = height * width
     quads = []
     for top, bottom in itertools.combinations(horizontal, 2):
@@ -234,10 +301,14 @@ def _filled_outlines(edges: np.ndarray) -> np.ndarray:
     return filled
 
 
-def _edge_map(image: np.ndarray) -> np.ndarray:
+def _edge_map(image: np.ndarray, thresholds: tuple[int, int] = (30, 90)) -> np.ndarray:
     gray = cv2.GaussianBlur(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), (5, 5), 0)
-    edges = cv2.Canny(gray, 30, 90)
+    edges = cv2.Canny(gray, *thresholds)
     return cv2.dilate(edges, np.ones((5, 5), np.uint8))
+
+
+def _faint_edge_map(image: np.ndarray) -> np.ndarray:
+    return _edge_map(image, FAINT_EDGE_THRESHOLDS)
 
 
 def _near_edges(edges: np.ndarray) -> np.ndarray:
@@ -324,15 +395,21 @@ def _is_plausible_quad(quad: np.ndarray) -> bool:
     return all(45 < angle < 135 for angle in angles)
 
 
-def _refine_corners(photo: np.ndarray, corners: np.ndarray) -> np.ndarray:
+def _corner_refiner(photo: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """``_refine_corners`` on this photo, its whiteness computed once for all quads."""
+    scale = min(1.0, REFINE_SIDE / max(photo.shape[:2]))
+    image = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    white = whiteness(image).astype(np.float32)
+    return lambda corners: _refine_corners(white, scale, corners)
+
+
+def _refine_corners(white: np.ndarray, scale: float, corners: np.ndarray) -> np.ndarray:
     """Sharpen the corners: fit each side to the paper's edge, then intersect the sides.
 
     The quad comes from a blob on a reduced copy and may be off by a percent; the
     edge itself, found along many short cuts across each side, is far more exact.
+    ``white`` is the photo's whiteness at ``scale``.
     """
-    scale = min(1.0, REFINE_SIDE / max(photo.shape[:2]))
-    image = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    white = whiteness(image).astype(np.float32)
     quad = order_corners(corners * scale)
     reach = max(4.0, 0.015 * max(white.shape))
     lines = [
