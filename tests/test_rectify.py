@@ -151,3 +151,27 @@ def test_a_clear_sheet_leaves_no_alternatives(templates: dict[str, Template]) ->
         render_sheet(templates["austausch"], {}), CASES["keystone"], (2200, 1800)
     )
     assert rectify.find_sheet(photo).alternatives == ()
+
+
+# Held-out photos (seed 3000): a floor line meets the sheet's outline, so the filled
+# edge outline carries a spur (no sheet found at all, before), or a quad reaching down
+# to the floor line beat the sheet by its area at support equal to within 0.1.
+FLOOR_LINE_CASES = {"themenarbeit-009-bwconnect": 9, "themenarbeit-011-dkg": 11}
+
+
+@pytest.mark.parametrize("name", FLOOR_LINE_CASES)
+def test_sheet_meeting_a_floor_line_is_found(
+    tmp_path: Path, templates: dict[str, Template], name: str
+) -> None:
+    path, truth = _generated_photo(tmp_path, 3000, FLOOR_LINE_CASES[name])
+    photo, _ = read_photo(path)
+    truth_corners = np.float32(truth["corners"])
+    diagonal = float(np.hypot(*photo.shape[:2]))
+    outline = rectify.find_sheet(photo)
+    assert outline.found
+    assert np.linalg.norm(outline.corners - truth_corners, axis=1).max() < 0.02 * diagonal
+    candidate = choose_template(photo, outline, templates, ProcessOptions())
+    assert candidate.template.id == "themenarbeit"
+    corners = refined_corners(outline, candidate.template, candidate.alignment)
+    error = np.linalg.norm(corners - truth_corners, axis=1).max() / diagonal
+    assert error < 0.005, f"corner off by {error:.2%}"

@@ -48,6 +48,9 @@ MIN_SIDE_SUPPORT = 0.5
 # clip may touch part of a side).
 SIDE_CONTRAST = 10
 MIN_SIDE_CONTRAST_SHARE = 0.3
+# Edge lines thinner than the detection copy's long side over this are cut off the
+# filled edge outlines (a dilated edge line is about 5 px wide at 900 px).
+SPUR_WIDTH_DIVISOR = 60
 # Whiteness (0-255) by which the sheet must exceed the band just around it.
 MIN_SHEET_CONTRAST = 12
 # The rectified sheet is at most this tall (or wide): marker text stays well
@@ -139,12 +142,17 @@ def _sheet_quads(image: np.ndarray) -> list[np.ndarray]:
     edges = _edge_map(image)
     otsu, _ = cv2.threshold(white, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     masks = [paper_mask(white, otsu * factor) for factor in SHADOW_FACTORS]
-    masks.append(_filled_outlines(edges))
+    outlines = _filled_outlines(edges)
+    masks.append(outlines)
     raw_edges = edges
     edges = _near_edges(edges)
     candidates = [quad for mask in masks for quad in _quad_candidates(mask)]
     ranked = _ranked_quads(candidates, edges, white)
-    if ranked and min(side_support(ranked[0], edges)) >= CLEAR_SIDE_SUPPORT:
+    if not _is_clear(ranked, edges):
+        # A floor line or wall corner meeting the sheet's outline may have cost a corner.
+        candidates += _quad_candidates(_without_spurs(outlines))
+        ranked = _ranked_quads(candidates, edges, white)
+    if _is_clear(ranked, edges):
         return ranked[:1]
     # No blob gave a clear sheet (typically one merged with a touching neighbour):
     # quads from the photo's long straight edges are the last resort, behind the
@@ -155,6 +163,11 @@ def _sheet_quads(image: np.ndarray) -> list[np.ndarray]:
     edges = _near_edges(cv2.bitwise_or(raw_edges, faint))
     framed = _ranked_quads(_line_quads(lines, image.shape), edges, white)
     return _distinct(ranked[:1] + framed, 0.01 * float(np.hypot(*image.shape[:2])))
+
+
+def _is_clear(ranked: list[np.ndarray], edges: np.ndarray) -> bool:
+    """The best quad has every side along an edge: a sheet on its own."""
+    return bool(ranked) and min(side_support(ranked[0], edges)) >= CLEAR_SIDE_SUPPORT
 
 
 def _ranked_quads(
@@ -168,8 +181,10 @@ def _ranked_quads(
             continue
         if not _paper_inside(quad, white, sides) or not _stands_out(quad, white):
             continue
-        # Equal support within noise: the larger quad is the whole sheet.
-        keyed.append(((round(sum(sides) / 4, 1), cv2.contourArea(quad)), quad))
+        # Equal support: the larger quad is the whole sheet. Only equal to a sample or
+        # so, though: a quad with a side slightly off an edge is more often the sheet
+        # plus a strip of wall down to a floor line than a fuller view of the sheet.
+        keyed.append(((round(sum(sides) / 4, 2), cv2.contourArea(quad)), quad))
     keyed.sort(key=lambda pair: pair[0], reverse=True)
     return [quad for _, quad in keyed]
 
@@ -299,6 +314,19 @@ def _filled_outlines(edges: np.ndarray) -> np.ndarray:
     filled = np.zeros(edges.shape, np.uint8)
     cv2.drawContours(filled, contours, -1, 255, thickness=cv2.FILLED)
     return filled
+
+
+def _without_spurs(mask: np.ndarray) -> np.ndarray:
+    """The mask with thin appendages cut off.
+
+    A floor line or wall corner that meets the sheet's outline joins its contour as
+    a thin spur; the spur inflates the outline's length (and so the tolerance of
+    its polygon approximation) until a sheet corner is lost. An opening wider than
+    an edge line cuts spurs off and leaves the filled sheet (its corners a little
+    rounded, which the corner refinement undoes).
+    """
+    side = max(5, max(mask.shape) // SPUR_WIDTH_DIVISOR) | 1
+    return cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((side, side), np.uint8))
 
 
 def _edge_map(image: np.ndarray, thresholds: tuple[int, int] = (30, 90)) -> np.ndarray:
