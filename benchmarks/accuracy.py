@@ -3,6 +3,7 @@
     python benchmarks/accuracy.py                     # the committed samples/
     python benchmarks/accuracy.py --heldout 20        # plus 20 fresh photos never seen (seed 1000)
     python benchmarks/accuracy.py --realdata ../shared/realdata
+    python benchmarks/accuracy.py --heldout 30 --engine both   # Tesseract vs hybrid, one run
 
 Prints, per photo set: template accuracy, field CER (edit distance over
 ground-truth length, pooled over all fields), handwritten-word F1 (bag of words
@@ -31,7 +32,12 @@ USER_ENV = dict(os.environ)
 from flipchart_ocr.evaluate import Tally, words  # noqa: E402
 from flipchart_ocr.io import read_photo  # noqa: E402
 from flipchart_ocr.ocr import OcrOptions  # noqa: E402
-from flipchart_ocr.pipeline import ProcessOptions, process_photo  # noqa: E402
+from flipchart_ocr.pipeline import (  # noqa: E402
+    DEFAULT_ENGINE,
+    ENGINES,
+    ProcessOptions,
+    process_photo,
+)
 from flipchart_ocr.rectify import find_sheet  # noqa: E402
 from flipchart_ocr.templates import FREEFORM_ID, load_templates  # noqa: E402
 
@@ -272,13 +278,26 @@ def main() -> None:
     parser.add_argument("--realdata", type=Path, help="folder of real photos (../shared/realdata)")
     parser.add_argument("--lang", default="deu")
     parser.add_argument("--ablation", action="store_true", help="switch each idea off in turn")
+    parser.add_argument(
+        "--engine",
+        choices=[*ENGINES, "both"],
+        default=DEFAULT_ENGINE,
+        help="who reads the fields (process --engine); 'both' scores each in the same run",
+    )
     args = parser.parse_args()
     templates = load_templates()
-    report(run_set("samples/", load_truths(args.samples), args.lang, templates))
-    if args.heldout:
-        with tempfile.TemporaryDirectory() as tmp:
+    engines = ENGINES if args.engine == "both" else (args.engine,)
+    sets = [(f"{args.samples.name}/", load_truths(args.samples))]
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.heldout:
             pairs = heldout_pairs(args.heldout, args.seed, Path(tmp))
-            report(run_set(f"held-out (seed {args.seed})", pairs, args.lang, templates))
+            sets.append((f"held-out (seed {args.seed})", pairs))
+        for name, pairs in sets:
+            for engine in engines:
+                label = name if len(engines) == 1 else f"{name}, --engine {engine}"
+                options = ProcessOptions(lang=args.lang, engine=engine)
+                # plain tesseract beside each: the time ratio is only fair within one run
+                report(run_set(label, pairs, args.lang, templates, options))
     if args.ablation:
         ablation(load_truths(args.samples), args.lang, templates)
     if args.realdata:

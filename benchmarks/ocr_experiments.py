@@ -116,7 +116,7 @@ def patched(transform: Callable[[np.ndarray], np.ndarray], **change: object) -> 
 
 def slant_angle(gray: np.ndarray, max_degrees: float = 15, step: float = 3) -> float:
     """Slant in degrees (positive: leaning right) maximising the vertical projection's energy."""
-    mask = ocr._ink_mask(gray)
+    mask = ocr.ink_mask(gray)
     factor = min(1.0, 200 / max(mask.shape[0], 1))
     if factor < 1:
         mask = cv2.resize(mask, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)

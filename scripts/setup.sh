@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 dev=0
 [ "${1:-}" = "--dev" ] && dev=1
 
-system_packages=(tesseract-ocr tesseract-ocr-deu tesseract-ocr-eng)
+# wngerman: the German word list that picks between Tesseract and our recogniser per row
+system_packages=(tesseract-ocr tesseract-ocr-deu tesseract-ocr-eng wngerman)
 if [ "$dev" = 1 ]; then
   # handwriting fonts for the sample generator; Chromium for the review app's browser tests
   system_packages+=(fonts-dejavu-core fonts-dkg-handwriting fonts-bwht fonts-humor-sans fonts-breip

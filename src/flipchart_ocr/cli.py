@@ -16,6 +16,7 @@ import click
 from . import __version__
 from .errors import ExitCode, FlipchartError
 from .learn import DEFAULT_MIN_SEEN
+from .pipeline import DEFAULT_ENGINE, ENGINES
 from .schemas import SCHEMA_NAMES, load_schema
 from .templates import load_templates
 
@@ -85,6 +86,14 @@ templates_option = click.option(
     "--lang", default="deu", show_default=True, help="Tesseract language(s), e.g. deu or deu+eng."
 )
 @click.option(
+    "--engine",
+    type=click.Choice(ENGINES),
+    default=DEFAULT_ENGINE,
+    show_default=True,
+    help="Who reads the fields: Tesseract, or per row the surer of Tesseract and"
+    " flipchart-ocr's own handwriting recogniser.",
+)
+@click.option(
     "-j",
     "--jobs",
     type=click.IntRange(min=1),
@@ -113,6 +122,7 @@ def process(
     template_id: str | None,
     corrections: Path | None,
     lang: str,
+    engine: str,
     jobs: int | None,
     force: bool,
     debug: bool,
@@ -150,6 +160,7 @@ def process(
                 lang=lang,
                 template=overrides.get(unicodedata.normalize("NFC", photo.stem), template_id),
                 timeout=timeout,
+                engine=engine,
             ),
             debug,
         )

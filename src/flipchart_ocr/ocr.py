@@ -123,7 +123,7 @@ def line_height(gray: np.ndarray) -> float | None:
     return float(np.median(heights)) if heights else None
 
 
-def _ink_mask(gray: np.ndarray) -> np.ndarray:
+def ink_mask(gray: np.ndarray) -> np.ndarray:
     """Ink as 255 (Otsu), without specks, which would bridge the gaps between rows."""
     _, binary = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
     return cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
@@ -131,7 +131,7 @@ def _ink_mask(gray: np.ndarray) -> np.ndarray:
 
 def row_bands(gray: np.ndarray) -> list[tuple[int, int]]:
     """Text rows as (top, bottom) bands of the horizontal ink profile."""
-    profile = (_ink_mask(gray) > 0).mean(axis=1)
+    profile = (ink_mask(gray) > 0).mean(axis=1)
     if profile.max() == 0:
         return []
     inked = profile > max(0.01, profile.max() * 0.08)
@@ -163,10 +163,10 @@ def split_rows_mapped(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     gap moved down by it.
     """
     identity = np.arange(gray.shape[0])
-    bands = _text_rows(row_bands(gray))
+    bands = text_rows(row_bands(gray))
     if len(bands) < 2:
         return gray, identity
-    profile = (_ink_mask(gray) > 0).sum(axis=1)
+    profile = (ink_mask(gray) > 0).sum(axis=1)
     gap = max(8, int(np.median([b - t for t, b in bands]) * 0.4))
     cuts = []
     for (_, bottom), (top, _) in zip(bands[:-1], bands[1:], strict=True):
@@ -183,7 +183,7 @@ def split_rows_mapped(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.vstack(parts), np.concatenate(rows)
 
 
-def _text_rows(bands: list[tuple[int, int]]) -> list[tuple[int, int]]:
+def text_rows(bands: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Bands joined into text rows: a thin band (descenders, accents) joins its nearer neighbour."""
     rows = list(bands)
     while len(rows) > 1:
@@ -201,7 +201,7 @@ def _text_rows(bands: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 def stroke_width(gray: np.ndarray) -> float | None:
     """Median stroke width in pixels: twice the ink's distance to paper along stroke ridges."""
-    binary = _ink_mask(gray)
+    binary = ink_mask(gray)
     if not binary.any():
         return None
     distance = cv2.distanceTransform(binary, cv2.DIST_L2, 3)

@@ -15,14 +15,21 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import PIPELINE_VERSION, identify, ocr, rectify, segment
-from .document import Field, Sheet, Step
+from . import PIPELINE_VERSION, handwriting, identify, ocr, rectify, segment
+from .document import Field, Line, Sheet, Step
 from .errors import UnknownTemplate
 from .io import read_photo
 from .templates import FREEFORM_ID, Template
 
 # The top band of the sheet where titles are printed, read to identify the template.
 HEADER_BAND = 0.14
+
+# Who reads the handwriting of a template's fields: Tesseract alone, or per text row
+# Tesseract or our own line recogniser, whichever reading fits the German word list
+# better (handwriting.py).
+# Freeform sheets (text among drawings, no rows to cut) are always Tesseract's.
+ENGINES = ("tesseract", "hybrid")
+DEFAULT_ENGINE = "hybrid"
 
 
 @dataclass(frozen=True)
@@ -33,13 +40,19 @@ class ProcessOptions:
     max_pixels: int = 60_000_000
     batch: bool = True  # all fields of a sheet in one Tesseract call
     preprocessing: ocr.OcrOptions = field(default_factory=ocr.OcrOptions)
+    engine: str = DEFAULT_ENGINE  # see ENGINES
 
     def ocr_options(self, psm: int = 6) -> ocr.OcrOptions:
         return replace(self.preprocessing, lang=self.lang, psm=psm, timeout=self.timeout)
 
     def fingerprint(self) -> dict[str, object]:
         """What the output depends on besides the photo and templates: recorded for the cache."""
-        return {"version": PIPELINE_VERSION, "lang": self.lang, "template": self.template}
+        return {
+            "version": PIPELINE_VERSION,
+            "lang": self.lang,
+            "template": self.template,
+            "engine": self.engine,
+        }
 
 
 @dataclass
@@ -261,6 +274,11 @@ def read_fields(image: np.ndarray, template: Template, options: ProcessOptions) 
         for f in template.fields
     ]
     results = ocr.read_fields(crops, options.ocr_options(psm), batch=options.batch)
+    if options.engine == "hybrid" and template.id != FREEFORM_ID:
+        results = [
+            _with_recogniser(crop, lines, options.ocr_options(psm))
+            for crop, (lines, _) in zip(crops, results, strict=True)
+        ]
     fields = []
     for template_field, (lines, confidence) in zip(template.fields, results, strict=True):
         fields.append(
@@ -274,6 +292,13 @@ def read_fields(image: np.ndarray, template: Template, options: ProcessOptions) 
             )
         )
     return fields
+
+
+def _with_recogniser(
+    crop: ocr.FieldCrop, tesseract: list[Line], options: ocr.OcrOptions
+) -> tuple[list[Line], float]:
+    lines = handwriting.combine(handwriting.read_rows(crop, options), tesseract)
+    return lines, ocr.field_confidence(lines)
 
 
 def draw_debug(image: np.ndarray, sheet: Sheet) -> np.ndarray:

@@ -1,0 +1,224 @@
+"""Our own handwriting line recogniser, beside Tesseract.
+
+Tesseract's models are trained on print. ``models/recogniser.onnx`` is a small
+CNN + CTC model (1.3 M parameters, 5 MB) that this project trained on 193 000
+synthetic marker lines in 38 fonts the sample generator does not use
+(``training/recogniser/`` says how to re-train it). Alone it reads our unseen
+photos about as well as Tesseract, but makes different mistakes; so
+``read_rows`` reads each text row of a field (the same ink image and row bands
+as the Tesseract path) and ``combine`` keeps per row the reading with more
+German words in it (Debian's ``wngerman`` word list), Tesseract's on a tie.
+OpenCV's DNN module runs the model: no further dependency.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from . import ocr
+from .document import Line, Word
+from .evaluate import words
+
+MODEL_PATH = Path(__file__).parent / "models" / "recogniser.onnx"
+INPUT_HEIGHT = 32  # the model's input rows
+WIDTH_MULTIPLE = 4  # the model's horizontal stride
+
+
+@dataclass(frozen=True)
+class Reading:
+    text: str
+    confidence: float  # 0-100, as Tesseract's
+    words: tuple[Word, ...]
+
+
+class LineRecogniser:
+    """The ONNX model and its alphabet; ``read`` turns a row image into text."""
+
+    def __init__(self, model: Path = MODEL_PATH) -> None:
+        self.charset = model.with_suffix(".charset.txt").read_text(encoding="utf-8")
+        self.net = cv2.dnn.readNetFromONNX(str(model))
+
+    def read(self, gray: np.ndarray) -> Reading:
+        """A row image (dark ink on white, any size): its text, greedy CTC decoding."""
+        probabilities = self._probabilities(gray)  # classes x frames
+        best = probabilities.argmax(axis=0)
+        chars: list[tuple[str, float]] = []
+        previous = 0
+        for frame, k in enumerate(best):
+            if k != previous and k != 0:  # class 0 is CTC's blank
+                chars.append((self.charset[k - 1], float(probabilities[k, frame])))
+            previous = k
+        return _reading(chars)
+
+    def _probabilities(self, gray: np.ndarray) -> np.ndarray:
+        height, width = gray.shape
+        new_width = max(16, round(width * INPUT_HEIGHT / height))
+        new_width = -(-new_width // WIDTH_MULTIPLE) * WIDTH_MULTIPLE
+        shrinking = height > INPUT_HEIGHT
+        interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC
+        image = cv2.resize(gray, (new_width, INPUT_HEIGHT), interpolation=interpolation)
+        ink = (255 - image.astype(np.float32)) / 255.0  # the model sees ink as 1
+        self.net.setInput(ink[None, None])
+        logits = self.net.forward()[0, :, 0, :]
+        logits = logits - logits.max(axis=0, keepdims=True)
+        exp = np.exp(logits)
+        return exp / exp.sum(axis=0, keepdims=True)
+
+
+def _reading(chars: list[tuple[str, float]]) -> Reading:
+    """Text, and confidences (geometric mean of the letters' probabilities) per word and row."""
+    text = "".join(c for c, _ in chars)
+    stripped = text.strip()
+    words = []
+    current: list[tuple[str, float]] = []
+    for char, probability in [*chars, (" ", 1.0)]:
+        if char == " ":
+            if current:
+                words.append(Word("".join(c for c, _ in current), _confidence(current)))
+            current = []
+        else:
+            current.append((char, probability))
+    return Reading(" ".join(stripped.split()), _confidence(chars), tuple(words))
+
+
+def _confidence(chars: list[tuple[str, float]]) -> float:
+    if not chars:
+        return 0.0
+    logs = np.log(np.maximum([p for _, p in chars], 1e-6))
+    return float(100 * np.exp(logs.mean()))
+
+
+@lru_cache(maxsize=1)
+def recogniser() -> LineRecogniser:
+    """One model per process: loading it costs more than reading a sheet's rows."""
+    return LineRecogniser()
+
+
+# -- rows of a field ------------------------------------------------------------------------
+
+
+def read_rows(crop: ocr.FieldCrop, options: ocr.OcrOptions) -> list[Line]:
+    """The crop's text rows read by the recogniser, in sheet pixels, top to bottom."""
+    if crop.image.size == 0 or min(crop.image.shape[:2]) < 8:
+        return []
+    gray = ocr.remove_box_lines(ocr.ink_image(crop.image), options.spare_letters)
+    scale = _row_scale(gray, options)
+    if scale != 1.0:
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+        gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=interpolation)
+    if not ocr.has_ink(gray):
+        return []
+    mask = ocr.ink_mask(gray)
+    lines = []
+    for top, bottom in ocr.text_rows(ocr.row_bands(gray)):
+        box = _row_box(mask, top, bottom)
+        if box is None:
+            continue
+        left, row_top, right, row_bottom = box
+        reading = recogniser().read(gray[row_top:row_bottom, left:right])
+        bbox = (
+            int(round(left / scale + crop.offset[0])),
+            int(round(row_top / scale + crop.offset[1])),
+            int(round((right - left) / scale)),
+            int(round((row_bottom - row_top) / scale)),
+        )
+        line = Line(reading.text, reading.confidence, bbox, reading.words)
+        if not _is_noise(line) and not ocr.is_label_echo(line, crop.label):
+            lines.append(line)
+    return lines
+
+
+def _row_scale(gray: np.ndarray, options: ocr.OcrOptions) -> float:
+    """The Tesseract path's scale: row bands are measured at the same size."""
+    scale = ocr.text_scale(gray, options)
+    area = gray.shape[0] * gray.shape[1]
+    scale = min(scale, (ocr.MAX_PREPARED_PIXELS / max(area, 1)) ** 0.5)
+    return 1.0 if abs(scale - 1.0) <= 0.1 else scale
+
+
+def _row_box(mask: np.ndarray, top: int, bottom: int) -> tuple[int, int, int, int] | None:
+    """The row's ink, with a margin: a tenth of its height above and below, more at the sides."""
+    columns = np.flatnonzero(mask[top:bottom].any(axis=0))
+    if len(columns) == 0:
+        return None
+    height = bottom - top
+    margin_y, margin_x = round(0.1 * height), round(0.3 * height)
+    return (
+        max(0, int(columns.min()) - margin_x),
+        max(0, top - margin_y),
+        min(mask.shape[1], int(columns.max()) + 1 + margin_x),
+        min(mask.shape[0], bottom + margin_y),
+    )
+
+
+def _is_noise(line: Line) -> bool:
+    letters = sum(ch.isalnum() for ch in line.text)
+    return letters == 0 or (letters <= 2 and line.confidence < 50)
+
+
+# -- one reading per row ----------------------------------------------------------------------
+
+WORD_LIST = Path("/usr/share/dict/ngerman")  # Debian's wngerman
+# Ours must fit the word list by more than this share of its words to replace Tesseract's.
+MIN_ADVANTAGE = 0.01
+
+
+@lru_cache(maxsize=1)
+def german_words() -> frozenset[str]:
+    """The word list, case-folded; empty if it is not installed (then Tesseract wins ties)."""
+    try:
+        text = WORD_LIST.read_text(encoding="utf-8")
+    except OSError:
+        return frozenset()
+    return frozenset(unicodedata.normalize("NFC", w).casefold() for w in text.split())
+
+
+def lexicon_fit(text: str) -> float:
+    """The share of a reading's words (two letters or more) that are German words."""
+    candidates = [w for w in words(text) if len(w) >= 2 and w.isalpha()]
+    if not candidates:
+        return 0.0
+    known = german_words()
+    return sum(w.casefold() in known for w in candidates) / len(candidates)
+
+
+def combine(ours: list[Line], tesseract: list[Line]) -> list[Line]:
+    """Per text row, our reading if more of its words are German words, else Tesseract's.
+
+    Tesseract's lines are matched to our rows by vertical overlap; a Tesseract line
+    that overlaps no row of ours is kept as it is. Choosing by the word list, not by
+    the two readers' confidences: those are not comparable, and on synthetic lines in
+    our training fonts ours is always the surer (measured, see BENCHMARKS.md).
+    """
+    matched: dict[int, list[Line]] = {i: [] for i in range(len(ours))}
+    chosen: list[Line] = []
+    for line in tesseract:
+        row = _overlapping_row(line, ours)
+        if row is None:
+            chosen.append(line)
+        else:
+            matched[row].append(line)
+    for row, line in enumerate(ours):
+        theirs = matched[row]
+        their_text = " ".join(t.text for t in theirs)
+        if theirs and lexicon_fit(line.text) <= lexicon_fit(their_text) + MIN_ADVANTAGE:
+            chosen.extend(theirs)
+        else:
+            chosen.append(line)
+    return sorted(chosen, key=lambda line: (line.bbox[1], line.bbox[0]))
+
+
+def _overlapping_row(line: Line, rows: list[Line]) -> int | None:
+    _, y, _, h = line.bbox
+    best, best_overlap = None, 0
+    for index, row in enumerate(rows):
+        overlap = min(y + h, row.bbox[1] + row.bbox[3]) - max(y, row.bbox[1])
+        if overlap > best_overlap:
+            best, best_overlap = index, overlap
+    return best
