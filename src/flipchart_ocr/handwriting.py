@@ -176,7 +176,7 @@ def german_words() -> frozenset[str]:
         text = WORD_LIST.read_text(encoding="utf-8")
     except OSError:
         return frozenset()
-    return frozenset(unicodedata.normalize("NFC", w).casefold() for w in text.split())
+    return frozenset(unicodedata.normalize("NFC", text).casefold().split())  # 0.1 s, once
 
 
 def lexicon_fit(text: str) -> float:
