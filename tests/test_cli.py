@@ -94,6 +94,21 @@ def test_second_run_is_cached_and_force_redoes(tmp_path: Path, good_photo: Path)
     assert code == 0 and "1 processed" in err
 
 
+def test_engine_is_recorded_and_a_change_of_engine_redoes_the_photo(
+    tmp_path: Path, good_photo: Path
+) -> None:
+    out = tmp_path / "out"
+    assert _run("process", str(good_photo), "-o", str(out), "--engine", "tesseract")[0] == 0
+    document = json.loads((out / "good.json").read_text(encoding="utf-8"))
+    assert document["pipeline"]["engine"] == "tesseract"
+    jsonschema.validate(document, load_schema("sheet"))
+    code, _, err = _run("process", str(good_photo), "-o", str(out))  # the default: hybrid
+    assert code == 0 and "1 processed" in err  # not "up to date": another engine
+    document = json.loads((out / "good.json").read_text(encoding="utf-8"))
+    assert document["pipeline"]["engine"] == "hybrid"
+    jsonschema.validate(document, load_schema("sheet"))
+
+
 def test_same_stem_twice_is_refused(tmp_path: Path, good_photo: Path) -> None:
     other = tmp_path / "other"
     other.mkdir()
