@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from flipchart_ocr import handwriting, ocr
-from flipchart_ocr.document import Line
+from flipchart_ocr.document import Line, Word
 from flipchart_ocr.evaluate import Tally
 
 # A font of the sample generator: the model never saw it in training (training/recogniser).
@@ -67,3 +67,19 @@ def test_the_word_list_is_installed() -> None:
     assert len(handwriting.german_words()) > 100_000
     assert handwriting.lexicon_fit("Begegnung im Quartier") == 1.0
     assert handwriting.lexicon_fit("Beeeerentg in rarkter") < 0.5
+
+
+def test_our_words_unknown_to_the_word_list_are_flagged_for_review() -> None:
+    read = Line(
+        "Begegnung im Qunrtier",
+        88.0,
+        (0, 0, 400, 40),
+        (Word("Begegnung", 90.0), Word("im", 85.0), Word("Qunrtier", 80.0)),
+    )
+    flagged = handwriting.with_unknown_words_flagged(read)
+    assert [w.confidence for w in flagged.words] == [90.0, 85.0, 40.0]
+    assert flagged.confidence < read.confidence
+    assert (flagged.text, flagged.bbox) == (read.text, read.bbox)
+    # chosen by combine: the row comes back flagged
+    chosen = handwriting.combine([read], [line("Beeeerentg in rarkter", 0, 90.0)])
+    assert chosen[0].words[2].confidence < ocr.LOW_CONFIDENCE

@@ -210,8 +210,36 @@ def combine(ours: list[Line], tesseract: list[Line]) -> list[Line]:
         if theirs and lexicon_fit(line.text) <= lexicon_fit(their_text) + MIN_ADVANTAGE:
             chosen.extend(theirs)
         else:
-            chosen.append(line)
+            chosen.append(with_unknown_words_flagged(line))
     return sorted(chosen, key=lambda line: (line.bbox[1], line.bbox[0]))
+
+
+# Our model is sure of itself even where it is wrong: on the samples and an unseen set,
+# 44 of its 62 wrong words had a confidence of 60 or more (Tesseract: 39 of 350), while
+# every word it read right was a word of the list. So a word of ours that the list does
+# not know is flagged for review like a doubtful word of Tesseract's.
+UNKNOWN_WORD_CONFIDENCE = 40.0
+
+
+def with_unknown_words_flagged(line: Line) -> Line:
+    """``line`` with the confidence of words the word list does not know lowered."""
+    known = german_words()
+    if not known or not line.words:
+        return line
+    flagged = tuple(
+        word
+        if _is_known(word.text, known)
+        else Word(word.text, min(word.confidence, UNKNOWN_WORD_CONFIDENCE))
+        for word in line.words
+    )
+    letters = sum(len(w.text) for w in flagged) or 1
+    confidence = sum(w.confidence * len(w.text) for w in flagged) / letters
+    return Line(line.text, min(line.confidence, confidence), line.bbox, flagged)
+
+
+def _is_known(text: str, known: frozenset[str]) -> bool:
+    core = words(text)
+    return not core or not core[0].isalpha() or core[0].casefold() in known
 
 
 def _overlapping_row(line: Line, rows: list[Line]) -> int | None:
