@@ -20,6 +20,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -29,9 +31,10 @@ sys.path.insert(0, str(ROOT / "src"))
 # started with, before flipchart_ocr limits Tesseract to one thread for itself.
 USER_ENV = dict(os.environ)
 
+from flipchart_ocr.document import Line  # noqa: E402
 from flipchart_ocr.evaluate import Tally, words  # noqa: E402
 from flipchart_ocr.io import read_photo  # noqa: E402
-from flipchart_ocr.ocr import OcrOptions  # noqa: E402
+from flipchart_ocr.ocr import LOW_CONFIDENCE, OcrOptions  # noqa: E402
 from flipchart_ocr.pipeline import (  # noqa: E402
     DEFAULT_ENGINE,
     ENGINES,
@@ -55,6 +58,8 @@ class SetResult:
     plain_seconds: float = 0.0
     corner_errors: list[float] = field(default_factory=list)
     misses: list[str] = field(default_factory=list)
+    # words read, by whether they are right (in the field's truth) and flagged (< 60)
+    flags: Counter[tuple[bool, bool]] = field(default_factory=Counter)
 
 
 def load_truths(folder: Path) -> list[tuple[Path, dict]]:
@@ -117,6 +122,8 @@ def run_set(
             for field_id, truth_text in truth_fields.items():
                 found = sheet.field_by_id(field_id) if sheet.template == expected else None
                 result.ours.add_text(found.text if found else "", truth_text)
+                if found:
+                    count_flags(result.flags, found.lines, truth_text)
         if truth.get("corners") and sheet.corners:
             result.corner_errors.append(
                 corner_error(list(sheet.corners), truth["corners"], truth["size"])
@@ -127,6 +134,16 @@ def run_set(
         result.plain_words.add_words(words(plain_text), truth_words)
         print(f"  {photo.name:<44} {sheet.template or '-':<15}", file=sys.stderr)
     return result
+
+
+def count_flags(flags: Counter[tuple[bool, bool]], lines: Iterable[Line], truth: str) -> None:
+    """Is each word read right (in the field's truth), and is it flagged for review?"""
+    truth_words = Counter(words(truth))
+    for line in lines:
+        for word in line.words:
+            core = words(word.text)
+            if core:
+                flags[(truth_words[core[0]] > 0, word.confidence < LOW_CONFIDENCE)] += 1
 
 
 def report(result: SetResult) -> None:
@@ -143,6 +160,12 @@ def report(result: SetResult) -> None:
         f"({result.ours_words.precision:.2f} / {result.ours_words.recall:.2f}) | "
         f"{result.plain_words.f1:.3f} ({result.plain_words.precision:.2f} / "
         f"{result.plain_words.recall:.2f}) |"
+    )
+    wrong = result.flags[(False, True)] + result.flags[(False, False)]
+    right = result.flags[(True, True)] + result.flags[(True, False)]
+    print(
+        f"| words flagged (confidence < {LOW_CONFIDENCE:.0f}): of the wrong / of the right |"
+        f" {result.flags[(False, True)]}/{wrong} / {result.flags[(True, True)]}/{right} | - |"
     )
     print(f"| seconds per photo | {result.ours_seconds / n:.2f} | {result.plain_seconds / n:.2f} |")
     print(
