@@ -83,3 +83,12 @@ def test_our_words_unknown_to_the_word_list_are_flagged_for_review() -> None:
     # chosen by combine: the row comes back flagged
     chosen = handwriting.combine([read], [line("Beeeerentg in rarkter", 0, 90.0)])
     assert chosen[0].words[2].confidence < ocr.LOW_CONFIDENCE
+
+
+def test_hybrid_reading_is_for_german_only() -> None:
+    from flipchart_ocr.pipeline import ProcessOptions, uses_recogniser
+
+    assert uses_recogniser(ProcessOptions())
+    assert uses_recogniser(ProcessOptions(lang="deu+eng"))
+    assert not uses_recogniser(ProcessOptions(lang="eng"))
+    assert not uses_recogniser(ProcessOptions(engine="tesseract"))

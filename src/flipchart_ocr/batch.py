@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import sys
 import time
@@ -162,7 +163,14 @@ def run_batch(
             outcomes.append(outcome)
         return outcomes
     results: dict[Path, Outcome] = {}
-    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(templates,)) as pool:
+    # Fresh worker processes, not forks: a fork inherits the parent's OpenCV thread pool
+    # in whatever state it is, and a parent that has already read a photo (``--jobs 1``
+    # earlier in the same process, as in the tests) can leave a lock held: the workers
+    # then hang for ever (seen with the recogniser's DNN threads).
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init_worker, initargs=(templates,)
+    ) as pool:
         pending: set[Future[Outcome]] = {pool.submit(_run_in_worker, job, force) for job in jobs}
         try:
             while pending:

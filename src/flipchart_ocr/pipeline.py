@@ -274,7 +274,7 @@ def read_fields(image: np.ndarray, template: Template, options: ProcessOptions) 
         for f in template.fields
     ]
     results = ocr.read_fields(crops, options.ocr_options(psm), batch=options.batch)
-    if options.engine == "hybrid" and template.id != FREEFORM_ID:
+    if uses_recogniser(options) and template.id != FREEFORM_ID:
         results = [
             _with_recogniser(crop, lines, options.ocr_options(psm))
             for crop, (lines, _) in zip(crops, results, strict=True)
@@ -292,6 +292,11 @@ def read_fields(image: np.ndarray, template: Template, options: ProcessOptions) 
             )
         )
     return fields
+
+
+def uses_recogniser(options: ProcessOptions) -> bool:
+    """Hybrid reading is for German: the recogniser and its word list are German."""
+    return options.engine == "hybrid" and "deu" in options.lang.split("+")
 
 
 def _with_recogniser(
