@@ -61,11 +61,21 @@ def sheet_image_path(out_dir: Path, sheet_id: str) -> Path:
     return out_dir / f"{sheet_id}{SHEET_IMAGE_SUFFIX}"
 
 
+def job_fingerprint(job: Job, templates: dict[str, Template]) -> dict[str, Any]:
+    return {**job.options.fingerprint(), "templates": templates_fingerprint(templates)}
+
+
+def is_cached(job: Job, templates: dict[str, Template]) -> bool:
+    """The photo's JSON is there and was made from this photo, these templates and options."""
+    json_path = job.out_dir / f"{job.photo.stem}.json"
+    return is_up_to_date(json_path, job.photo, job_fingerprint(job, templates))
+
+
 def run_job(job: Job, templates: dict[str, Template], force: bool) -> Outcome:
     """Process one photo and write its files; never raises for a bad photo."""
     start = time.perf_counter()
     json_path = job.out_dir / f"{job.photo.stem}.json"
-    fingerprint = {**job.options.fingerprint(), "templates": templates_fingerprint(templates)}
+    fingerprint = job_fingerprint(job, templates)
     try:
         if not force and is_up_to_date(json_path, job.photo, fingerprint):
             return Outcome(job.photo, "cached")
@@ -154,15 +164,21 @@ def run_batch(
     report: Callable[[Outcome], None],
 ) -> list[Outcome]:
     """Run every job, in parallel when ``workers`` > 1; outcomes in the jobs' order."""
-    if workers <= 1 or len(jobs) <= 1:
-        _init_worker(templates)
-        outcomes = []
-        for job in jobs:
-            outcome = run_job(job, templates, force)
-            report(outcome)
-            outcomes.append(outcome)
-        return outcomes
     results: dict[Path, Outcome] = {}
+    # Up-to-date photos are settled here: no worker process is started for them.
+    todo = []
+    for job in jobs:
+        if not force and is_cached(job, templates):
+            results[job.photo] = Outcome(job.photo, "cached")
+            report(results[job.photo])
+        else:
+            todo.append(job)
+    if workers <= 1 or len(todo) <= 1:
+        _init_worker(templates)
+        for job in todo:
+            results[job.photo] = run_job(job, templates, force)
+            report(results[job.photo])
+        return [results[job.photo] for job in jobs]
     # Fresh worker processes, not forks: a fork inherits the parent's OpenCV thread pool
     # in whatever state it is, and a parent that has already read a photo (``--jobs 1``
     # earlier in the same process, as in the tests) can leave a lock held: the workers
@@ -171,7 +187,7 @@ def run_batch(
     with ProcessPoolExecutor(
         workers, mp_context=context, initializer=_init_worker, initargs=(templates,)
     ) as pool:
-        pending: set[Future[Outcome]] = {pool.submit(_run_in_worker, job, force) for job in jobs}
+        pending: set[Future[Outcome]] = {pool.submit(_run_in_worker, job, force) for job in todo}
         try:
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
