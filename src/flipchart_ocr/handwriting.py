@@ -73,18 +73,17 @@ class LineRecogniser:
 
 def _reading(chars: list[tuple[str, float]]) -> Reading:
     """Text, and confidences (geometric mean of the letters' probabilities) per word and row."""
-    text = "".join(c for c, _ in chars)
-    stripped = text.strip()
-    words = []
+    text = " ".join("".join(c for c, _ in chars).split())
+    read_words: list[Word] = []
     current: list[tuple[str, float]] = []
-    for char, probability in [*chars, (" ", 1.0)]:
+    for char, probability in [*chars, (" ", 1.0)]:  # a final space closes the last word
         if char == " ":
             if current:
-                words.append(Word("".join(c for c, _ in current), _confidence(current)))
+                read_words.append(Word("".join(c for c, _ in current), _confidence(current)))
             current = []
         else:
             current.append((char, probability))
-    return Reading(" ".join(stripped.split()), _confidence(chars), tuple(words))
+    return Reading(text, _confidence(chars), tuple(read_words))
 
 
 def _confidence(chars: list[tuple[str, float]]) -> float:
