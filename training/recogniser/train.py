@@ -17,7 +17,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 from synth import CHARSET, HEIGHT, LineMaker, encode  # noqa: E402
+
+from flipchart_ocr.evaluate import edit_distance  # noqa: E402  (the benchmarks' CER)
 
 NUM_CLASSES = len(CHARSET) + 1
 
@@ -107,16 +110,6 @@ def greedy(logits: torch.Tensor) -> list[str]:
     return out
 
 
-def edit(a, b):
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
-
-
 def export(model: Recogniser, path: Path) -> None:
     model.eval()
     dummy = torch.zeros(1, 1, HEIGHT, 256)
@@ -203,7 +196,7 @@ def main():
                 for vx, _vw, _vt, vl in val:
                     pred = greedy(model(torch.from_numpy(vx)))
                     for p, t in zip(pred, vl, strict=False):
-                        e += edit(p, t)
+                        e += edit_distance(p, t)
                         n += len(t)
             print(f"  val CER {e / n:.3f}  e.g. {vl[0]!r} -> {pred[0]!r}", flush=True)
             torch.save(
