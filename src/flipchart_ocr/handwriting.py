@@ -106,11 +106,7 @@ def read_rows(crop: ocr.FieldCrop, options: ocr.OcrOptions) -> list[Line]:
     """The crop's text rows read by the recogniser, in sheet pixels, top to bottom."""
     if crop.image.size == 0 or min(crop.image.shape[:2]) < 8:
         return []
-    gray = ocr.remove_box_lines(ocr.ink_image(crop.image), options.spare_letters)
-    scale = _row_scale(gray, options)
-    if scale != 1.0:
-        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-        gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=interpolation)
+    gray, scale = ocr.scaled_ink(crop.image, options)
     if not ocr.has_ink(gray):
         return []
     mask = ocr.ink_mask(gray)
@@ -128,17 +124,9 @@ def read_rows(crop: ocr.FieldCrop, options: ocr.OcrOptions) -> list[Line]:
             int(round((row_bottom - row_top) / scale)),
         )
         line = Line(reading.text, reading.confidence, bbox, reading.words)
-        if not _is_noise(line) and not ocr.is_label_echo(line, crop.label):
+        if not ocr.is_noise(line) and not ocr.is_label_echo(line, crop.label):
             lines.append(line)
     return lines
-
-
-def _row_scale(gray: np.ndarray, options: ocr.OcrOptions) -> float:
-    """The Tesseract path's scale: row bands are measured at the same size."""
-    scale = ocr.text_scale(gray, options)
-    area = gray.shape[0] * gray.shape[1]
-    scale = min(scale, (ocr.MAX_PREPARED_PIXELS / max(area, 1)) ** 0.5)
-    return 1.0 if abs(scale - 1.0) <= 0.1 else scale
 
 
 def _row_box(mask: np.ndarray, top: int, bottom: int) -> tuple[int, int, int, int] | None:
@@ -154,11 +142,6 @@ def _row_box(mask: np.ndarray, top: int, bottom: int) -> tuple[int, int, int, in
         min(mask.shape[1], int(columns.max()) + 1 + margin_x),
         min(mask.shape[0], bottom + margin_y),
     )
-
-
-def _is_noise(line: Line) -> bool:
-    letters = sum(ch.isalnum() for ch in line.text)
-    return letters == 0 or (letters <= 2 and line.confidence < 50)
 
 
 # -- one reading per row ----------------------------------------------------------------------

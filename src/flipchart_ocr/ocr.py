@@ -239,6 +239,22 @@ def prepare(crop: np.ndarray, options: OcrOptions | None = None) -> tuple[np.nda
 def prepare_mapped(crop: np.ndarray, options: OcrOptions | None = None) -> Prepared:
     """``prepare`` with the row map that undoes the gaps opened between text rows."""
     options = options or OcrOptions()
+    gray, scale = scaled_ink(crop, options)
+    rows = np.arange(gray.shape[0])
+    if options.split_rows:
+        gray, rows = split_rows_mapped(gray)
+    if options.gamma != 1:
+        gray = darken(gray, options.gamma)
+    # A white margin: Tesseract misses text that touches the image edge.
+    gray = cv2.copyMakeBorder(gray, PAD, PAD, PAD, PAD, cv2.BORDER_CONSTANT, value=255)
+    return Prepared(gray, scale, rows)
+
+
+def scaled_ink(crop: np.ndarray, options: OcrOptions) -> tuple[np.ndarray, float]:
+    """The crop's ink as dark on white, box lines removed, scaled to the reading size.
+
+    Both readers (Tesseract here, our recogniser in ``handwriting``) start from it.
+    """
     if options.ink == "darkest":
         gray = ink_image(crop)
     else:
@@ -250,19 +266,10 @@ def prepare_mapped(crop: np.ndarray, options: OcrOptions | None = None) -> Prepa
     # minutes: the prepared image stays within a few megapixels.
     area = gray.shape[0] * gray.shape[1]
     scale = min(scale, (MAX_PREPARED_PIXELS / max(area, 1)) ** 0.5)
-    if abs(scale - 1.0) > 0.1:
-        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-        gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=interpolation)
-    else:
-        scale = 1.0
-    rows = np.arange(gray.shape[0])
-    if options.split_rows:
-        gray, rows = split_rows_mapped(gray)
-    if options.gamma != 1:
-        gray = darken(gray, options.gamma)
-    # A white margin: Tesseract misses text that touches the image edge.
-    gray = cv2.copyMakeBorder(gray, PAD, PAD, PAD, PAD, cv2.BORDER_CONSTANT, value=255)
-    return Prepared(gray, scale, rows)
+    if abs(scale - 1.0) <= 0.1:
+        return gray, 1.0
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    return cv2.resize(gray, None, fx=scale, fy=scale, interpolation=interpolation), scale
 
 
 def plausible_row_height(gray: np.ndarray) -> float | None:
