@@ -32,6 +32,7 @@ from .errors import UsageError
 from .io import iter_sheet_files, read_json
 from .learn import (
     DEFAULT_MIN_SEEN,
+    Fix,
     Learned,
     Taught,
     learn_fixes,
@@ -176,7 +177,7 @@ def _taught(sheets: list[LoadedSheet], corrections: Corrections) -> list[Taught]
             correction = entry.fields.get(sheet_field.id)
             ocr_text = normalize_text(sheet_field.text)
             corrected: str | None = None
-            if correction is not None and correction.corrects_text:
+            if _is_typed(correction):
                 corrected = correction.text
             elif entry.reviewed:
                 corrected = resolve_field(ocr_text, correction, corrections.replace).text
@@ -215,9 +216,7 @@ def _merge_sheet(
         where = corrections.where(correction.line) if correction else ""
         for message in resolved.warnings:
             warnings.append(f"{where}: sheets.{sheet.id}.fields.{sheet_field.id}: {message}")
-        text, fixes = resolved.text, []
-        if not (entry and entry.reviewed) and not (correction and correction.corrects_text):
-            text, fixes = learned.apply(text, word_confidences(sheet_field.lines))
+        text, fixes = apply_learned(learned, resolved.text, sheet_field, entry, correction)
         document = {
             "id": sheet_field.id,
             "label": sheet_field.label,
@@ -225,7 +224,7 @@ def _merge_sheet(
             "origin": resolved.origin,
             "confidence": round(sheet_field.confidence, 1),
         }
-        doubtful = _doubtful_words(text, sheet_field, correction)
+        doubtful = [] if _is_typed(correction) else _doubtful_words(text, sheet_field)
         if doubtful:
             document["doubtful"] = doubtful
         if fixes:
@@ -253,14 +252,31 @@ def _merge_sheet(
     )
 
 
-def _doubtful_words(text: str, sheet_field: Field, correction: FieldCorrection | None) -> list[str]:
+def apply_learned(
+    learned: Learned,
+    text: str,
+    sheet_field: Field,
+    entry: SheetCorrections | None,
+    correction: FieldCorrection | None,
+) -> tuple[str, list[Fix]]:
+    """The field's text with the learned fixes (merge applies them, review offers them).
+
+    Fields a person typed, and every field of a sheet marked reviewed, stay as they are.
+    """
+    if (entry is not None and entry.reviewed) or _is_typed(correction):
+        return text, []
+    return learned.apply(text, word_confidences(sheet_field.lines))
+
+
+def _is_typed(correction: FieldCorrection | None) -> bool:
+    return correction is not None and correction.corrects_text
+
+
+def _doubtful_words(text: str, sheet_field: Field) -> list[str]:
     """Words of the text as Tesseract read them with low confidence: flagged, not trusted.
 
-    A person's ``text`` has none; a word changed by a replace or a learned fix is no
-    longer Tesseract's and is not listed.
+    A word changed by a replace or a learned fix is no longer Tesseract's and is not listed.
     """
-    if correction is not None and correction.corrects_text:
-        return []
     confidences = word_confidences(sheet_field.lines)
     doubtful: list[str] = []
     for token in text.split():

@@ -41,8 +41,8 @@ from ..corrections import (
 )
 from ..document import Field, Sheet
 from ..errors import CorrectionsError
-from ..learn import Learned, word_confidences
-from ..merge import LoadedSheet, learn_from, load_sheets
+from ..learn import Learned
+from ..merge import LoadedSheet, apply_learned, learn_from, load_sheets
 from ..ocr import LOW_CONFIDENCE
 from ..templates import Template, load_templates
 from .store import CorrectionsChanged, CorrectionsStore, SheetEdit, Snapshot
@@ -415,9 +415,7 @@ def _field_state(
     resolved = resolve_field(sheet_field.text, correction, corrections.replace)
     # What merge would make of the field from the other sheets' corrections: offered to
     # the reviewer (Alt+A), never filled in unasked.
-    suggestion, fixes = None, []
-    if not (entry and entry.reviewed) and not (correction and correction.corrects_text):
-        suggestion, fixes = learned.apply(resolved.text, word_confidences(sheet_field.lines))
+    suggestion, fixes = apply_learned(learned, resolved.text, sheet_field, entry, correction)
     lines = [
         {
             "text": line.text,
