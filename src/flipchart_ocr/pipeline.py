@@ -15,7 +15,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import PIPELINE_VERSION, handwriting, identify, ocr, rectify, segment
+from . import (
+    DEFAULT_ENGINE,
+    PIPELINE_VERSION,
+    handwriting,
+    identify,
+    ocr,
+    rectify,
+    segment,
+)
 from .document import Field, Line, Sheet, Step
 from .errors import UnknownTemplate
 from .io import read_photo
@@ -23,13 +31,6 @@ from .templates import FREEFORM_ID, Template
 
 # The top band of the sheet where titles are printed, read to identify the template.
 HEADER_BAND = 0.14
-
-# Who reads the handwriting of a template's fields: Tesseract alone, or per text row
-# Tesseract or our own line recogniser, whichever reading fits the German word list
-# better (handwriting.py).
-# Freeform sheets (text among drawings, no rows to cut) are always Tesseract's.
-ENGINES = ("tesseract", "hybrid")
-DEFAULT_ENGINE = "hybrid"
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ def choose_template(
         return identify.score_template(
             forced, _observed(forced, photo, outline), outline.measured_aspect
         )
-    boxed = [t for t in templates.values() if t.id != FREEFORM_ID and segment.has_box_lines(t)]
+    boxed = _boxed(templates)
     observed = {t.id: _observed(t, photo, outline) for t in boxed}
     rough = {t.id: segment.rough_line_score(t, observed[t.id]) for t in boxed}
     best_rough = max(rough.values(), default=0.0)
@@ -172,7 +173,7 @@ def choose_outline(
     """
     if options.template is not None:
         templates = {k: t for k, t in templates.items() if k == options.template}
-    boxed = [t for t in templates.values() if t.id != FREEFORM_ID and segment.has_box_lines(t)]
+    boxed = _boxed(templates)
     if not boxed:
         return outline
     # Each quad is warped once per aspect, from a reduced copy: the rough line score
@@ -192,6 +193,11 @@ def choose_outline(
 
     best = max((outline.corners, *outline.alternatives), key=fit)
     return replace(outline, corners=best, alternatives=())
+
+
+def _boxed(templates: dict[str, Template]) -> list[Template]:
+    """The templates whose printed box lines can be matched: all but freeform and line-less ones."""
+    return [t for t in templates.values() if t.id != FREEFORM_ID and segment.has_box_lines(t)]
 
 
 def _observed(template: Template, photo: np.ndarray, outline: rectify.SheetOutline) -> np.ndarray:
