@@ -31,16 +31,12 @@ sys.path.insert(0, str(ROOT / "src"))
 # started with, before flipchart_ocr limits Tesseract to one thread for itself.
 USER_ENV = dict(os.environ)
 
+from flipchart_ocr import DEFAULT_ENGINE, ENGINES  # noqa: E402
 from flipchart_ocr.document import Line  # noqa: E402
 from flipchart_ocr.evaluate import Tally, words  # noqa: E402
 from flipchart_ocr.io import read_photo  # noqa: E402
 from flipchart_ocr.ocr import LOW_CONFIDENCE, OcrOptions  # noqa: E402
-from flipchart_ocr.pipeline import (  # noqa: E402
-    DEFAULT_ENGINE,
-    ENGINES,
-    ProcessOptions,
-    process_photo,
-)
+from flipchart_ocr.pipeline import ProcessOptions, process_photo  # noqa: E402
 from flipchart_ocr.rectify import find_sheet  # noqa: E402
 from flipchart_ocr.templates import FREEFORM_ID, load_templates  # noqa: E402
 

@@ -13,10 +13,9 @@ from typing import Any
 
 import click
 
-from . import __version__
+from . import DEFAULT_ENGINE, ENGINES, __version__
 from .errors import ExitCode, FlipchartError
 from .learn import DEFAULT_MIN_SEEN
-from .pipeline import DEFAULT_ENGINE, ENGINES
 from .schemas import SCHEMA_NAMES, load_schema
 from .templates import load_templates
 
