@@ -111,8 +111,8 @@ def main() -> None:
                 on = merge(sheets, corrections, templates, Path("/tmp/p.json"), learn_min_seen=m)
                 tally_on, better, worse = measure(on.protocol, truths, other_ids)
                 row = rows[m]
-                _pool(row[0], tally_off)
-                _pool(row[1], tally_on)
+                row[0].add(tally_off)
+                row[1].add(tally_on)
                 row[2] += better
                 row[3] += worse
         for m, (off_t, on_t, better, worse) in rows.items():
@@ -122,14 +122,6 @@ def main() -> None:
             )
     print(f"({args.rounds} random splits per share; figures pooled over the unreviewed sheets)")
     print("Caveat: the generator's text pool is small, so words repeat more than at a real event.")
-
-
-def _pool(into: Tally, other: Tally) -> None:
-    into.edits += other.edits
-    into.truth_chars += other.truth_chars
-    into.matched_words += other.matched_words
-    into.predicted_words += other.predicted_words
-    into.truth_words += other.truth_words
 
 
 if __name__ == "__main__":

@@ -58,6 +58,14 @@ class Tally:
         self.predicted_words += sum(p.values())
         self.truth_words += sum(t.values())
 
+    def add(self, other: Tally) -> None:
+        """Pool another tally's counts into this one."""
+        self.edits += other.edits
+        self.truth_chars += other.truth_chars
+        self.matched_words += other.matched_words
+        self.predicted_words += other.predicted_words
+        self.truth_words += other.truth_words
+
     @property
     def cer(self) -> float:
         return self.edits / self.truth_chars if self.truth_chars else 0.0
