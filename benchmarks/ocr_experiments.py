@@ -26,7 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from flipchart_ocr import ocr, rectify, segment  # noqa: E402
+from flipchart_ocr import handwriting, ocr, rectify, segment  # noqa: E402
 from flipchart_ocr.evaluate import Tally, normalise_text, words  # noqa: E402
 from flipchart_ocr.io import read_photo  # noqa: E402
 from flipchart_ocr.pipeline import ProcessOptions, choose_template, refined_corners  # noqa: E402
@@ -171,10 +171,26 @@ def thin_thick_strokes(gray: np.ndarray) -> np.ndarray:
     return cv2.dilate(gray, kernel)
 
 
+def hybrid(**change: object) -> Reader:
+    """Tesseract and our recogniser, one reading per row (the pipeline's default engine)."""
+    options = replace(ocr.OcrOptions(), **change)
+
+    def read(crops: list[ocr.FieldCrop]) -> list[tuple[list, float]]:
+        results = []
+        for crop, (tesseract, _) in zip(crops, ocr.read_fields(crops, options), strict=True):
+            lines = handwriting.combine(handwriting.read_rows(crop, options), tesseract)
+            results.append((lines, ocr.field_confidence(lines)))
+        return results
+
+    return read
+
+
 # Named variants: each a function from a sheet's crops to per-field results.
 VARIANTS: dict[str, Reader] = {
     "old default (before these experiments)": with_options(**OLD),
     "default": with_options(),
+    "hybrid": hybrid(),
+    "hybrid + spare_letters": hybrid(spare_letters=True),
     "+ spare_letters": with_options(spare_letters=True),
     "no split_rows": with_options(split_rows=False),
     "no gamma": with_options(gamma=1.0),

@@ -57,16 +57,28 @@ def test_darken_keeps_white_and_black_and_darkens_grey() -> None:
     assert np.all(np.diff(dark[0].astype(int)) >= 0)
 
 
-def test_spare_letters_keeps_a_capital_i_but_not_a_box_line() -> None:
+def test_box_line_removal_keeps_a_tall_letter_inside_the_crop() -> None:
     gray = np.full((70, 600), 255, np.uint8)
     for x in range(40, 500, 40):  # letters of a text row, 40 px tall
         cv2.rectangle(gray, (x, 15), (x + 20, 55), 0, 3)
-    cv2.rectangle(gray, (520, 15), (526, 55), 0, -1)  # a capital I, as tall as the row
+    cv2.rectangle(gray, (300, 15), (306, 55), 0, -1)  # a capital I, as tall as the row
+    cv2.rectangle(gray, (590, 0), (595, 69), 0, -1)  # a box edge at the crop's side
+    cv2.rectangle(gray, (150, 0), (153, 69), 0, -1)  # a line across the whole crop
+    cleaned = ocr.remove_box_lines(gray)
+    assert cleaned[35, 303] == 0  # the I stays
+    assert cleaned[35, 592] == 255  # the box edge goes
+    assert cleaned[35, 151] == 255  # so does a line as tall as the crop, wherever it is
+    assert cleaned[17, 52] == 0  # and the other letters stay
+
+
+def test_spare_letters_keeps_a_capital_i_at_the_side_but_not_a_box_line() -> None:
+    gray = np.full((70, 600), 255, np.uint8)
+    cv2.rectangle(gray, (575, 15), (581, 55), 0, -1)  # a capital I near the right side
     cv2.rectangle(gray, (590, 0), (595, 69), 0, -1)  # a box edge across the whole crop
     spared = ocr.remove_box_lines(gray, spare_letters=True)
-    assert spared[35, 523] == 0  # the I stays
+    assert spared[35, 578] == 0  # the I stays
     assert spared[35, 592] == 255  # the box edge goes
-    assert ocr.remove_box_lines(gray)[35, 523] == 255  # the old kernel took the I too
+    assert ocr.remove_box_lines(gray)[35, 578] == 255  # without sparing, the I goes too
 
 
 def rendered_field(rows: list[str], size: int = 64, spacing: float = 1.15) -> np.ndarray:
