@@ -8,6 +8,8 @@ photos about as well as Tesseract, but makes different mistakes; so
 ``read_rows`` reads each text row of a field (the same ink image and row bands
 as the Tesseract path) and ``combine`` keeps per row the reading with more
 German words in it (Debian's ``wngerman`` word list), Tesseract's on a tie.
+Our reader decodes with the same word list: an unknown word that the model finds
+nearly as likely to be a known one becomes that word, flagged (``ctc``).
 OpenCV's DNN module runs the model: no further dependency.
 """
 
@@ -21,7 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import ocr
+from . import ctc, ocr
 from .document import Line, Word
 from .evaluate import words
 
@@ -44,17 +46,14 @@ class LineRecogniser:
         self.charset = model.with_suffix(".charset.txt").read_text(encoding="utf-8")
         self.net = cv2.dnn.readNetFromONNX(str(model))
 
-    def read(self, gray: np.ndarray) -> Reading:
-        """A row image (dark ink on white, any size): its text, greedy CTC decoding."""
-        probabilities = self._probabilities(gray)  # classes x frames
-        best = probabilities.argmax(axis=0)
-        chars: list[tuple[str, float]] = []
-        previous = 0
-        for frame, k in enumerate(best):
-            if k != previous and k != 0:  # class 0 is CTC's blank
-                chars.append((self.charset[k - 1], float(probabilities[k, frame])))
-            previous = k
-        return _reading(chars)
+    def read(self, gray: np.ndarray, lexicon: ctc.Lexicon | None = None) -> Reading:
+        """A row image (dark ink on white, any size): its text.
+
+        Greedy CTC decoding; with a ``lexicon``, unknown words that the model finds
+        nearly as likely to be a known word become that word (``ctc.decode``).
+        """
+        emissions = ctc.decode(self._probabilities(gray), self.charset, lexicon)
+        return _reading([(e.char, e.probability) for e in emissions])
 
     def _probabilities(self, gray: np.ndarray) -> np.ndarray:
         height, width = gray.shape
@@ -116,7 +115,7 @@ def read_rows(crop: ocr.FieldCrop, options: ocr.OcrOptions) -> list[Line]:
         if box is None:
             continue
         left, row_top, right, row_bottom = box
-        reading = recogniser().read(gray[row_top:row_bottom, left:right])
+        reading = recogniser().read(gray[row_top:row_bottom, left:right], german_lexicon())
         bbox = (
             int(round(left / scale + crop.offset[0])),
             int(round(row_top / scale + crop.offset[1])),
@@ -159,6 +158,12 @@ def german_words() -> frozenset[str]:
     except OSError:
         return frozenset()
     return frozenset(unicodedata.normalize("NFC", text).casefold().split())  # 0.1 s, once
+
+
+@lru_cache(maxsize=1)
+def german_lexicon() -> ctc.Lexicon:
+    """The word list for decoding (sorted once per process, 0.1 s)."""
+    return ctc.Lexicon(german_words())
 
 
 def lexicon_fit(text: str) -> float:

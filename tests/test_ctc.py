@@ -1,0 +1,87 @@
+"""CTC decoding: exact path likelihood, word-list beam search, unknown words replaced."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from flipchart_ocr import ctc
+
+CHARSET = " abcdehnsu"  # class k > 0 is CHARSET[k - 1]; class 0 the blank
+
+
+def frames(*columns: dict[str, float]) -> np.ndarray:
+    """A classes x frames probability matrix; what a column leaves out goes to the blank."""
+    matrix = np.zeros((len(CHARSET) + 1, len(columns)))
+    for t, column in enumerate(columns):
+        for char, p in column.items():
+            matrix[CHARSET.index(char) + 1, t] = p
+        matrix[0, t] = 1.0 - sum(column.values())
+    return matrix
+
+
+def collapse(path: tuple[int, ...]) -> tuple[int, ...]:
+    out, previous = [], 0
+    for k in path:
+        if k != previous and k != 0:
+            out.append(k)
+        previous = k
+    return tuple(out)
+
+
+def test_path_likelihood_is_the_sum_over_all_alignments() -> None:
+    rng = np.random.default_rng(3)
+    probabilities = rng.dirichlet(np.ones(4), size=5).T  # 4 classes, 5 frames
+    for labels in ([1], [1, 2], [2, 2], [1, 2, 1], [3, 3, 1]):
+        brute = sum(
+            np.prod([probabilities[k, t] for t, k in enumerate(path)])
+            for path in itertools.product(range(4), repeat=5)
+            if collapse(path) == tuple(labels)
+        )
+        assert ctc.path_log_likelihood(probabilities, labels) == pytest.approx(np.log(brute))
+
+
+def test_an_unknown_word_becomes_the_nearly_as_likely_known_one() -> None:
+    # Greedy reads "hans": the third letter is n (0.5) before u (0.4).
+    probabilities = frames({"h": 0.9}, {}, {"a": 0.9}, {}, {"n": 0.5, "u": 0.4}, {}, {"s": 0.9})
+    lexicon = ctc.Lexicon(frozenset({"haus", "hase", "dach"}))
+    assert "".join(e.char for e in ctc.greedy(probabilities, CHARSET)) == "hans"
+    decoded = ctc.decode(probabilities, CHARSET, lexicon)
+    assert "".join(e.char for e in decoded) == "haus"
+    assert all(e.probability <= ctc.REPLACED_PROBABILITY for e in decoded)  # flagged
+
+
+def test_a_clearly_read_unknown_word_stays_as_read() -> None:
+    # "hans" read with certainty: no word of the list comes near it.
+    probabilities = frames(
+        {"h": 0.99}, {}, {"a": 0.99}, {}, {"n": 0.99, "u": 0.001}, {}, {"s": 0.99}
+    )
+    lexicon = ctc.Lexicon(frozenset({"haus"}))
+    assert "".join(e.char for e in ctc.decode(probabilities, CHARSET, lexicon)) == "hans"
+
+
+def test_known_words_spaces_and_capitals_are_kept() -> None:
+    # "Das HANS": the first word is known as read; the second becomes HAUS, in capitals.
+    charset = " DASHNUas"
+    columns = ["D", "a", "s", "", " ", "H", "", "A", "", "N?U", "", "S"]
+    probabilities = np.zeros((len(charset) + 1, len(columns)))
+    for t, column in enumerate(columns):
+        if column == "N?U":
+            probabilities[charset.index("N") + 1, t] = 0.5
+            probabilities[charset.index("U") + 1, t] = 0.4
+        elif column:
+            probabilities[charset.index(column) + 1, t] = 0.9
+        probabilities[0, t] = 1.0 - probabilities[:, t].sum()
+    lexicon = ctc.Lexicon(frozenset({"das", "haus"}))
+    assert "".join(e.char for e in ctc.greedy(probabilities, charset)) == "Das HANS"
+    assert "".join(e.char for e in ctc.decode(probabilities, charset, lexicon)) == "Das HAUS"
+
+
+def test_lexicon_prefixes_are_checked_case_blind() -> None:
+    lexicon = ctc.Lexicon(frozenset({"straße", "strom"}))
+    assert lexicon.has_prefix("Str")
+    assert lexicon.has_prefix("STRA")
+    assert not lexicon.has_prefix("stu")
+    assert "Strom" in lexicon
