@@ -4,6 +4,7 @@
     python benchmarks/accuracy.py --heldout 20        # plus 20 fresh photos never seen (seed 1000)
     python benchmarks/accuracy.py --realdata ../shared/realdata
     python benchmarks/accuracy.py --heldout 30 --engine both   # Tesseract vs hybrid, one run
+    python benchmarks/accuracy.py --words samples/participants.txt   # with the event's names
 
 Prints, per photo set: template accuracy, field CER (edit distance over
 ground-truth length, pooled over all fields), handwritten-word F1 (bag of words
@@ -34,7 +35,7 @@ USER_ENV = dict(os.environ)
 from flipchart_ocr import DEFAULT_ENGINE, ENGINES  # noqa: E402
 from flipchart_ocr.document import Line  # noqa: E402
 from flipchart_ocr.evaluate import Tally, words  # noqa: E402
-from flipchart_ocr.io import read_photo  # noqa: E402
+from flipchart_ocr.io import read_photo, read_word_list  # noqa: E402
 from flipchart_ocr.ocr import LOW_CONFIDENCE, OcrOptions  # noqa: E402
 from flipchart_ocr.pipeline import ProcessOptions, process_photo  # noqa: E402
 from flipchart_ocr.rectify import find_sheet  # noqa: E402
@@ -303,7 +304,11 @@ def main() -> None:
         default=DEFAULT_ENGINE,
         help="who reads the fields (process --engine); 'both' scores each in the same run",
     )
+    parser.add_argument(
+        "--words", type=Path, action="append", default=[], help="process --words: a word list"
+    )
     args = parser.parse_args()
+    event_words = frozenset().union(*(read_word_list(path) for path in args.words))
     templates = load_templates()
     engines = ENGINES if args.engine == "both" else (args.engine,)
     sets = [(f"{args.samples.name}/", load_truths(args.samples))]
@@ -314,7 +319,7 @@ def main() -> None:
         for name, pairs in sets:
             for engine in engines:
                 label = name if len(engines) == 1 else f"{name}, --engine {engine}"
-                options = ProcessOptions(lang=args.lang, engine=engine)
+                options = ProcessOptions(lang=args.lang, engine=engine, words=event_words)
                 # plain tesseract beside each: the time ratio is only fair within one run
                 report(run_set(label, pairs, args.lang, templates, options))
     if args.ablation:

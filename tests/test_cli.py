@@ -111,6 +111,29 @@ def test_engine_is_recorded_and_a_change_of_engine_redoes_the_photo(
     jsonschema.validate(document, load_schema("sheet"))
 
 
+def test_a_word_list_is_recorded_and_a_new_one_redoes_the_photo(
+    tmp_path: Path, good_photo: Path
+) -> None:
+    out = tmp_path / "out"
+    names = tmp_path / "names.txt"
+    names.write_text("Küsgen\nGröns\n", encoding="utf-8")
+    assert _run("process", str(good_photo), "-o", str(out))[0] == 0
+    assert json.loads((out / "good.json").read_text(encoding="utf-8"))["pipeline"]["words"] is None
+    code, _, err = _run("process", str(good_photo), "-o", str(out), "--words", str(names))
+    assert code == 0 and "1 processed" in err  # not "up to date": the recogniser knows more
+    words = json.loads((out / "good.json").read_text(encoding="utf-8"))["pipeline"]["words"]
+    assert len(words) == 12 and int(words, 16) >= 0  # a digest of the words, not the words
+    code, _, err = _run("process", str(good_photo), "-o", str(out), "--words", str(names))
+    assert code == 0 and "1 up to date" in err
+
+
+def test_a_missing_word_list_is_bad_usage(tmp_path: Path, good_photo: Path) -> None:
+    code, _, err = _run(
+        "process", str(good_photo), "-o", str(tmp_path / "out"), "--words", "nonesuch.txt"
+    )
+    assert code == 2 and "nonesuch.txt" in err
+
+
 def test_same_stem_twice_is_refused(tmp_path: Path, good_photo: Path) -> None:
     other = tmp_path / "other"
     other.mkdir()

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from flipchart_ocr.errors import PhotoError
-from flipchart_ocr.io import atomic_write, find_photos, read_photo
+from flipchart_ocr.errors import PhotoError, UsageError
+from flipchart_ocr.io import atomic_write, find_photos, read_photo, read_word_list
 
 
 def _asymmetric_image() -> Image.Image:
@@ -102,3 +102,18 @@ def test_atomic_write_leaves_old_file_when_writing_fails(tmp_path: Path) -> None
         atomic_write(target, 12345)  # type: ignore[arg-type]
     assert target.read_text(encoding="utf-8") == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["sheet.json"], "temp file left behind"
+
+
+def test_a_word_list_gives_its_words_without_comments_or_punctuation(tmp_path: Path) -> None:
+    path = tmp_path / "names.txt"
+    path.write_text(
+        "# participants\nFr. Küsgen, Hr. Gröns\nResser Mark\n  # Erle\n1 A\n", encoding="utf-8"
+    )
+    assert read_word_list(path) == {"Fr", "Küsgen", "Hr", "Gröns", "Resser", "Mark"}
+
+
+def test_a_word_list_that_is_not_text_is_refused_by_name(tmp_path: Path) -> None:
+    path = tmp_path / "names.txt"
+    path.write_bytes(b"M\xfcller\n")  # Latin-1, not UTF-8
+    with pytest.raises(UsageError, match=r"names\.txt: word list is not UTF-8"):
+        read_word_list(path)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import jsonschema
 
+from flipchart_ocr.corrections import load_corrections
 from flipchart_ocr.learn import (
     KIND_MISREADING,
     KIND_WORD,
@@ -15,6 +16,7 @@ from flipchart_ocr.learn import (
     correct_words,
     learn_fixes,
     misreadings,
+    typed_words,
     vocabulary,
 )
 from flipchart_ocr.schemas import load_schema
@@ -159,3 +161,21 @@ def test_no_learn_and_reviewed_sheets_leave_the_ocr_text(tmp_path: Path) -> None
     reviewed = CORRECTIONS + "  IMG_0003:\n    reviewed: true\n"
     protocol, _ = merge(tmp_path, reviewed)
     assert "learned" not in laeuft_gut(protocol, "IMG_0003")
+
+
+def test_typed_words_are_the_words_of_texts_and_replacements(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "c.yaml",
+        "replace:\n  Reser Markt: Resser Mark\n"
+        "sheets:\n  IMG_0002:\n    fields:\n"
+        '      laeuft_gut:\n        text: "Treffpunkt Erle,\\n- 2 Cafés"\n'
+        "        replace:\n          Bezlrk: Bezirk\n",
+    )
+    assert typed_words(load_corrections(path)) == {
+        "Resser",
+        "Mark",
+        "Treffpunkt",
+        "Erle",
+        "Cafés",
+        "Bezirk",
+    }

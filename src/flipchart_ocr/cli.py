@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from . import DEFAULT_ENGINE, ENGINES, __version__
+from .corrections import Corrections, load_corrections
 from .errors import ExitCode, FlipchartError
 from .learn import DEFAULT_MIN_SEEN
 from .schemas import SCHEMA_NAMES, load_schema
@@ -85,6 +86,15 @@ templates_option = click.option(
     "--lang", default="deu", show_default=True, help="Tesseract language(s), e.g. deu or deu+eng."
 )
 @click.option(
+    "--words",
+    "word_lists",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A list of the event's own words (participants' names, places, terms), one or more"
+    " per line, for the handwriting recogniser. Repeatable; with -c, the words typed in the"
+    " corrections file count too.",
+)
+@click.option(
     "--engine",
     type=click.Choice(ENGINES),
     default=DEFAULT_ENGINE,
@@ -121,6 +131,7 @@ def process(
     template_id: str | None,
     corrections: Path | None,
     lang: str,
+    word_lists: tuple[Path, ...],
     engine: str,
     jobs: int | None,
     force: bool,
@@ -145,7 +156,9 @@ def process(
             f"unknown template {template_id!r}; known: {', '.join(templates)}",
             param_hint="--template",
         )
-    overrides = template_overrides(corrections, templates) if corrections else {}
+    loaded = load_corrections(corrections) if corrections else None
+    overrides = template_overrides(loaded, templates) if loaded else {}
+    event_words = event_vocabulary(word_lists, loaded)
     photo_paths = find_photos(photos)
     if not photo_paths:
         raise click.UsageError("no photos found (jpg, jpeg, png, tif, tiff, webp)")
@@ -160,6 +173,7 @@ def process(
                 template=overrides.get(unicodedata.normalize("NFC", photo.stem), template_id),
                 timeout=timeout,
                 engine=engine,
+                words=event_words,
             ),
             debug,
         )
@@ -178,19 +192,31 @@ def process(
         sys.exit(int(ExitCode.INPUT_FAILED))
 
 
-def template_overrides(corrections: Path, templates: dict[str, Any]) -> dict[str, str]:
-    """Per-sheet ``template`` entries of a corrections file."""
-    from .corrections import load_corrections
+def event_vocabulary(
+    word_lists: tuple[Path, ...], corrections: Corrections | None
+) -> frozenset[str]:
+    """The words of the --words lists, and those typed in the corrections file."""
+    from .io import read_word_list
+    from .learn import typed_words
 
-    loaded = load_corrections(corrections)
+    found: set[str] = set()
+    for path in word_lists:
+        found |= read_word_list(path)
+    if corrections:
+        found |= typed_words(corrections)
+    return frozenset(found)
+
+
+def template_overrides(corrections: Corrections, templates: dict[str, Any]) -> dict[str, str]:
+    """Per-sheet ``template`` entries of a corrections file."""
     overrides = {}
-    for sheet_id, entry in loaded.sheets.items():
+    for sheet_id, entry in corrections.sheets.items():
         if entry.template is None:
             continue
         if entry.template not in templates:
             raise click.BadParameter(
-                f"{corrections}: sheets.{sheet_id}.template: unknown template {entry.template!r};"
-                f" known: {', '.join(templates)}"
+                f"{corrections.path}: sheets.{sheet_id}.template: unknown template"
+                f" {entry.template!r}; known: {', '.join(templates)}"
             )
         overrides[sheet_id] = entry.template
     return overrides
@@ -298,7 +324,6 @@ def merge(
         flipchart-ocr merge out/ -c corrections/event.yaml -o protocol.json
     """
     from . import merge as merging
-    from .corrections import load_corrections
     from .io import write_json
 
     _refuse_same_file(output, corrections)
@@ -437,7 +462,6 @@ def corrections_check(file: Path, out_dir: Path, templates_dir: Path | None) -> 
         flipchart-ocr corrections check corrections/event.yaml out/
     """
     from . import merge as merging
-    from .corrections import load_corrections
 
     templates = load_templates(templates_dir)
     loaded = load_corrections(file)

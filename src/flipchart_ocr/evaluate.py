@@ -36,6 +36,11 @@ def words(text: str) -> list[str]:
     return [t for t in tokens if t]
 
 
+def lexical_words(text: str) -> set[str]:
+    """The words of ``text`` that a word list can hold: two letters or more, letters only."""
+    return {w for w in words(text) if len(w) >= 2 and w.isalpha()}
+
+
 @dataclass
 class Tally:
     """Pooled counts over many fields or photos."""

@@ -101,8 +101,14 @@ def recogniser() -> LineRecogniser:
 # -- rows of a field ------------------------------------------------------------------------
 
 
-def read_rows(crop: ocr.FieldCrop, options: ocr.OcrOptions) -> list[Line]:
-    """The crop's text rows read by the recogniser, in sheet pixels, top to bottom."""
+def read_rows(
+    crop: ocr.FieldCrop, options: ocr.OcrOptions, known: ctc.Lexicon | None = None
+) -> list[Line]:
+    """The crop's text rows read by the recogniser, in sheet pixels, top to bottom.
+
+    ``known``: the words to decode towards (default: the German word list).
+    """
+    known = lexicon() if known is None else known
     if crop.image.size == 0 or min(crop.image.shape[:2]) < 8:
         return []
     gray, scale = ocr.scaled_ink(crop.image, options)
@@ -115,7 +121,7 @@ def read_rows(crop: ocr.FieldCrop, options: ocr.OcrOptions) -> list[Line]:
         if box is None:
             continue
         left, row_top, right, row_bottom = box
-        reading = recogniser().read(gray[row_top:row_bottom, left:right], german_lexicon())
+        reading = recogniser().read(gray[row_top:row_bottom, left:right], known)
         bbox = (
             int(round(left / scale + crop.offset[0])),
             int(round(row_top / scale + crop.offset[1])),
@@ -160,22 +166,25 @@ def german_words() -> frozenset[str]:
     return frozenset(unicodedata.normalize("NFC", text).casefold().split())  # 0.1 s, once
 
 
-@lru_cache(maxsize=1)
-def german_lexicon() -> ctc.Lexicon:
-    """The word list for decoding (sorted once per process, 0.1 s)."""
-    return ctc.Lexicon(german_words())
+@lru_cache(maxsize=4)
+def lexicon(extra: frozenset[str] = frozenset()) -> ctc.Lexicon:
+    """The word list and the event's own ``extra`` words (sorted once per process, 0.1 s)."""
+    folded = {unicodedata.normalize("NFC", w).casefold() for w in extra}
+    return ctc.Lexicon(german_words() | folded)
 
 
-def lexicon_fit(text: str) -> float:
-    """The share of a reading's words (two letters or more) that are German words."""
+def lexicon_fit(text: str, known: ctc.Lexicon | None = None) -> float:
+    """The share of a reading's words (two letters or more) that are known words."""
     candidates = [w for w in words(text) if len(w) >= 2 and w.isalpha()]
     if not candidates:
         return 0.0
-    known = german_words()
-    return sum(w.casefold() in known for w in candidates) / len(candidates)
+    known = lexicon() if known is None else known
+    return sum(w in known for w in candidates) / len(candidates)
 
 
-def combine(ours: list[Line], tesseract: list[Line]) -> list[Line]:
+def combine(
+    ours: list[Line], tesseract: list[Line], known: ctc.Lexicon | None = None
+) -> list[Line]:
     """Per text row, our reading if more of its words are German words, else Tesseract's.
 
     Tesseract's lines are matched to our rows by vertical overlap; a Tesseract line
@@ -183,6 +192,7 @@ def combine(ours: list[Line], tesseract: list[Line]) -> list[Line]:
     the two readers' confidences: those are not comparable, and on synthetic lines in
     our training fonts ours is always the surer (measured, see BENCHMARKS.md).
     """
+    known = lexicon() if known is None else known
     matched: dict[int, list[Line]] = {i: [] for i in range(len(ours))}
     chosen: list[Line] = []
     for line in tesseract:
@@ -194,10 +204,13 @@ def combine(ours: list[Line], tesseract: list[Line]) -> list[Line]:
     for row, line in enumerate(ours):
         theirs = matched[row]
         their_text = " ".join(t.text for t in theirs)
-        if theirs and lexicon_fit(line.text) <= lexicon_fit(their_text) + MIN_ADVANTAGE:
+        if (
+            theirs
+            and lexicon_fit(line.text, known) <= lexicon_fit(their_text, known) + MIN_ADVANTAGE
+        ):
             chosen.extend(theirs)
         else:
-            chosen.append(with_unknown_words_flagged(line))
+            chosen.append(with_unknown_words_flagged(line, known))
     return sorted(chosen, key=lambda line: (line.bbox[1], line.bbox[0]))
 
 
@@ -208,9 +221,9 @@ def combine(ours: list[Line], tesseract: list[Line]) -> list[Line]:
 UNKNOWN_WORD_CONFIDENCE = 40.0
 
 
-def with_unknown_words_flagged(line: Line) -> Line:
+def with_unknown_words_flagged(line: Line, known: ctc.Lexicon | None = None) -> Line:
     """``line`` with the confidence of words the word list does not know lowered."""
-    known = german_words()
+    known = lexicon() if known is None else known
     if not known or not line.words:
         return line
     flagged = tuple(
@@ -224,9 +237,9 @@ def with_unknown_words_flagged(line: Line) -> Line:
     return Line(line.text, min(line.confidence, confidence), line.bbox, flagged)
 
 
-def _is_known(text: str, known: frozenset[str]) -> bool:
+def _is_known(text: str, known: ctc.Lexicon) -> bool:
     core = words(text)
-    return not core or not core[0].isalpha() or core[0].casefold() in known
+    return not core or not core[0].isalpha() or core[0] in known
 
 
 def _overlapping_row(line: Line, rows: list[Line]) -> int | None:

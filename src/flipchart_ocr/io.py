@@ -18,6 +18,7 @@ from PIL import Image, ImageOps
 
 from .document import Source
 from .errors import PhotoError, UsageError
+from .evaluate import lexical_words
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp"}
 
@@ -164,6 +165,24 @@ def load_yaml(path: Path, error: type[Exception]) -> Any:
         raise error(f"{path}: YAML syntax error at {where}: {e.problem}") from e
     except yaml.YAMLError as e:
         raise error(f"{path}: YAML syntax error: {e}") from e
+
+
+def read_word_list(path: Path) -> frozenset[str]:
+    """The words of a word list: names, places, jargon; one or more per line, # comments.
+
+    Punctuation at a word's edges is dropped ("Fr. Küsgen" gives "Küsgen"); only words
+    of two letters or more are kept, as the recogniser decodes only those.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read the word list ({e.strerror or e})") from e
+    except UnicodeDecodeError as e:
+        raise UsageError(
+            f"{path}: word list is not UTF-8 text ({e.reason} at byte {e.start})"
+        ) from e
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    return frozenset(lexical_words("\n".join(lines)))
 
 
 def iter_sheet_files(out_dir: Path) -> Iterator[Path]:

@@ -37,8 +37,9 @@ from dataclasses import dataclass, field
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
+from .corrections import Corrections
 from .document import Line
-from .evaluate import EDGE_PUNCTUATION
+from .evaluate import EDGE_PUNCTUATION, lexical_words
 
 MIN_OLD_LENGTH = 4  # shorter tokens ("in", "1") are too ambiguous to fix event-wide
 MIN_SIMILARITY = 0.5  # character similarity of old and new: below it, a rewrite
@@ -170,6 +171,19 @@ def vocabulary(taught: Iterable[Taught]) -> Vocabulary:
             if taught_field.where not in sources[key]:
                 sources[key].append(taught_field.where)
     return Vocabulary(forms, {k: tuple(v) for k, v in sources.items()})
+
+
+def typed_words(corrections: Corrections) -> frozenset[str]:
+    """The words reviewers typed anywhere in a corrections file (texts and replacements).
+
+    ``process -c`` gives them to the recogniser, so that photos read again decode
+    towards the event's own names and terms.
+    """
+    texts = [r.new for r in corrections.replace]
+    for sheet in corrections.sheets.values():
+        for entry in sheet.fields.values():
+            texts += [entry.text or ""] + [r.new for r in entry.replace]
+    return frozenset(lexical_words("\n".join(texts)))
 
 
 def correct_words(

@@ -6,6 +6,7 @@ named messages and keeps going.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ import numpy as np
 from . import (
     DEFAULT_ENGINE,
     PIPELINE_VERSION,
+    ctc,
     handwriting,
     identify,
     ocr,
@@ -42,6 +44,8 @@ class ProcessOptions:
     batch: bool = True  # all fields of a sheet in one Tesseract call
     preprocessing: ocr.OcrOptions = field(default_factory=ocr.OcrOptions)
     engine: str = DEFAULT_ENGINE  # see ENGINES
+    # The event's own words (names, places), known to the recogniser beside the word list.
+    words: frozenset[str] = frozenset()
 
     def ocr_options(self, psm: int = 6) -> ocr.OcrOptions:
         return replace(self.preprocessing, lang=self.lang, psm=psm, timeout=self.timeout)
@@ -53,6 +57,7 @@ class ProcessOptions:
             "lang": self.lang,
             "template": self.template,
             "engine": self.engine,
+            "words": _digest(sorted(self.words)) if self.words else None,
         }
 
 
@@ -281,8 +286,9 @@ def read_fields(image: np.ndarray, template: Template, options: ProcessOptions) 
     ]
     results = ocr.read_fields(crops, options.ocr_options(psm), batch=options.batch)
     if uses_recogniser(options) and template.id != FREEFORM_ID:
+        known = handwriting.lexicon(options.words)
         results = [
-            _with_recogniser(crop, lines, options.ocr_options(psm))
+            _with_recogniser(crop, lines, options.ocr_options(psm), known)
             for crop, (lines, _) in zip(crops, results, strict=True)
         ]
     fields = []
@@ -300,15 +306,19 @@ def read_fields(image: np.ndarray, template: Template, options: ProcessOptions) 
     return fields
 
 
+def _digest(items: list[str]) -> str:
+    return hashlib.sha256("\n".join(items).encode("utf-8")).hexdigest()[:12]
+
+
 def uses_recogniser(options: ProcessOptions) -> bool:
     """Hybrid reading is for German: the recogniser and its word list are German."""
     return options.engine == "hybrid" and "deu" in options.lang.split("+")
 
 
 def _with_recogniser(
-    crop: ocr.FieldCrop, tesseract: list[Line], options: ocr.OcrOptions
+    crop: ocr.FieldCrop, tesseract: list[Line], options: ocr.OcrOptions, known: ctc.Lexicon
 ) -> tuple[list[Line], float]:
-    lines = handwriting.combine(handwriting.read_rows(crop, options), tesseract)
+    lines = handwriting.combine(handwriting.read_rows(crop, options, known), tesseract, known)
     return lines, ocr.field_confidence(lines)
 
 
