@@ -2,6 +2,7 @@
 
     flipchart-ocr process /tmp/heldout -o /tmp/ho_out
     python benchmarks/learning.py /tmp/ho_out /tmp/heldout [--reviewed 0.25,0.5] [--rounds 5]
+    python benchmarks/learning.py /tmp/ho_out /tmp/heldout --min-seen 2 --reread --rounds 2
 
 Simulates a reviewer who has checked part of the event: for a random share of the
 sheets every field is corrected to its ground truth (as the review app would
@@ -9,6 +10,10 @@ write it, with ``ocr_sha``) and the sheet marked reviewed. ``merge`` then runs
 with learning on and off; the figures are pooled over the fields of the *other*
 sheets only, so a fix counts only where it was learned elsewhere. Also counted:
 fields a learned fix made better or worse (edit distance to the truth).
+
+With ``--reread``, the unreviewed photos are also read again with the words the
+reviewer typed (``process -c``: our recogniser decodes towards them), then merged
+with learning on: the last two columns.
 
 Caveat, printed with the figures: the sample generator draws its text from a pool
 of about 80 phrases and 40 names, so words repeat across sheets more than at a
@@ -21,6 +26,7 @@ import argparse
 import json
 import random
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,7 +39,9 @@ from flipchart_ocr.corrections import (  # noqa: E402
     ocr_fingerprint,
 )
 from flipchart_ocr.evaluate import Tally, edit_distance, normalise_text  # noqa: E402
+from flipchart_ocr.learn import typed_words  # noqa: E402
 from flipchart_ocr.merge import LoadedSheet, load_sheets, merge  # noqa: E402
+from flipchart_ocr.pipeline import ProcessOptions, process_photo  # noqa: E402
 from flipchart_ocr.templates import load_templates  # noqa: E402
 
 
@@ -78,6 +86,21 @@ def measure(
     return tally, better, worse
 
 
+def reread(
+    sheets: list[LoadedSheet], ids: set[str], corrections: Corrections, templates: dict
+) -> list[LoadedSheet]:
+    """``sheets``, those in ``ids`` read again from their photos knowing the typed words."""
+    options = ProcessOptions(words=typed_words(corrections))
+    again = []
+    for loaded in sheets:
+        if loaded.sheet.id in ids:
+            photo = Path(loaded.sheet.source.path)
+            options = replace(options, template=loaded.sheet.template)
+            loaded = LoadedSheet(process_photo(photo, templates, options).sheet, loaded.path)
+        again.append(loaded)
+    return again
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -87,6 +110,9 @@ def main() -> None:
     parser.add_argument("--reviewed", default="0.25,0.5", help="shares of sheets reviewed")
     parser.add_argument("--rounds", type=int, default=5, help="random splits per share")
     parser.add_argument("--min-seen", default="1,2,3", help="merge --learn-min values")
+    parser.add_argument(
+        "--reread", action="store_true", help="also read the unreviewed photos again (process -c)"
+    )
     args = parser.parse_args()
 
     templates = load_templates()
@@ -94,10 +120,14 @@ def main() -> None:
     sheets = [s for s in load_sheets(args.out).sheets if s.sheet.template and s.sheet.id in truths]
     min_seens = [int(v) for v in args.min_seen.split(",")]
     print(f"{len(sheets)} sheets from {args.out}; ground truth from {args.truths}")
-    print("| reviewed | learn-min | CER off | CER on | F1 off | F1 on | fields better | worse |")
-    print("|---|---|---|---|---|---|---|---|")
+    extra = " CER re-read | F1 re-read |" if args.reread else ""
+    print(
+        "| reviewed | learn-min | CER off | CER on | F1 off | F1 on | fields better | worse |"
+        + extra
+    )
+    print("|---|---|---|---|---|---|---|---|" + "---|---|" * bool(args.reread))
     for share in (float(v) for v in args.reviewed.split(",")):
-        rows = {m: [Tally(), Tally(), 0, 0] for m in min_seens}
+        rows = {m: [Tally(), Tally(), 0, 0, Tally()] for m in min_seens}
         for round_ in range(args.rounds):
             shuffled = sorted(sheets, key=lambda s: s.sheet.id)
             random.Random(round_).shuffle(shuffled)
@@ -115,10 +145,16 @@ def main() -> None:
                 row[1].add(tally_on)
                 row[2] += better
                 row[3] += worse
-        for m, (off_t, on_t, better, worse) in rows.items():
+            if args.reread:
+                again = reread(sheets, other_ids, corrections, templates)
+                for m in min_seens:
+                    on = merge(again, corrections, templates, Path("/tmp/p.json"), learn_min_seen=m)
+                    rows[m][4].add(measure(on.protocol, truths, other_ids)[0])
+        for m, (off_t, on_t, better, worse, again_t) in rows.items():
             print(
                 f"| {share:.0%} | {m} | {off_t.cer:.3f} | {on_t.cer:.3f} | {off_t.f1:.3f} |"
                 f" {on_t.f1:.3f} | {better} | {worse} |"
+                + (f" {again_t.cer:.3f} | {again_t.f1:.3f} |" if args.reread else "")
             )
     print(f"({args.rounds} random splits per share; figures pooled over the unreviewed sheets)")
     print("Caveat: the generator's text pool is small, so words repeat more than at a real event.")
