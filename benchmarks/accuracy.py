@@ -178,11 +178,17 @@ def report(result: SetResult) -> None:
         print(f"\n- miss: {miss}")
 
 
-ABLATION = {
-    "all on (default)": {},
+# Each configuration changes the default in one way. Keys of ProcessOptions (batch,
+# engine, words) go there; the others are OcrOptions (preprocessing).
+ABLATION: dict[str, dict[str, object]] = {
+    "all on (default: hybrid engine)": {},
+    "Tesseract alone (--engine tesseract)": {"engine": "tesseract"},
+    "no word-list decoding of our reader's unknown words": {"decode_words": False},
+    "with the participant list (--words samples/participants.txt)": {"words": "participants"},
     "fields read one call each (no stacking)": {"batch": False},
     "no ink extraction (plain greyscale)": {"ink": "gray"},
     "no box-line removal": {"remove_lines": False},
+    "upright strokes removed anywhere, not only at crop sides": {"edges_only": False},
     "scale by letter height, not row height": {"scale_by": "letters"},
     "no scaling": {"scale_by": "none"},
     "row height 40 px": {"line_height": 40},
@@ -191,18 +197,22 @@ ABLATION = {
     "no darkening of the grey ramp": {"gamma": 1.0},
     "box-line removal spares row-tall letters": {"spare_letters": True},
 }
+PROCESS_KEYS = {"batch", "engine", "words"}
 
 
 def ablation(pairs: list[tuple[Path, dict]], lang: str, templates: dict) -> None:
-    """Each preprocessing idea switched off in turn, on the same photos."""
+    """Each idea switched off (or on) in turn, on the same photos."""
+    participants = read_word_list(ROOT / "samples" / "participants.txt")
     print("\n## Ablation\n")
     print("| configuration | field CER | word F1 | seconds per photo |")
     print("| --- | --- | --- | --- |")
     for label, change in ABLATION.items():
-        preprocessing = {k: v for k, v in change.items() if k != "batch"}
+        preprocessing = {k: v for k, v in change.items() if k not in PROCESS_KEYS}
         options = ProcessOptions(
             lang=lang,
             batch=bool(change.get("batch", True)),
+            engine=str(change.get("engine", DEFAULT_ENGINE)),
+            words=participants if change.get("words") else frozenset(),
             preprocessing=replace(OcrOptions(lang=lang), **preprocessing),
         )
         result = run_set(label, pairs, lang, templates, options, plain=False)

@@ -121,7 +121,8 @@ def read_rows(
         if box is None:
             continue
         left, row_top, right, row_bottom = box
-        reading = recogniser().read(gray[row_top:row_bottom, left:right], known)
+        decoding = known if options.decode_words else None
+        reading = recogniser().read(gray[row_top:row_bottom, left:right], decoding)
         bbox = (
             int(round(left / scale + crop.offset[0])),
             int(round(row_top / scale + crop.offset[1])),

@@ -61,6 +61,10 @@ class OcrOptions:
     # Box-line removal spares strokes no taller than 1.3 text rows (a capital I):
     # 0.424 / 0.538 / 0.303, worse on seed 2000, so off.
     spare_letters: bool = False
+    # Upright strokes are whitened only near the crop's sides (box_edges_only).
+    edges_only: bool = True
+    # Our recogniser decodes unknown words towards the word list (ctc.decode).
+    decode_words: bool = True
     extra_config: str = ""  # further Tesseract options, e.g. "-c thresholding_method=2"
 
 
@@ -83,7 +87,9 @@ def ink_image(crop: np.ndarray) -> np.ndarray:
     return np.min(np.stack(flattened), axis=0)
 
 
-def remove_box_lines(gray: np.ndarray, spare_letters: bool = False) -> np.ndarray:
+def remove_box_lines(
+    gray: np.ndarray, spare_letters: bool = False, edges_only: bool = True
+) -> np.ndarray:
     """Whiten long straight strokes (box edges that leaked into the crop)."""
     height, width = gray.shape
     ink = (gray < 160).astype(np.uint8) * 255
@@ -94,7 +100,8 @@ def remove_box_lines(gray: np.ndarray, spare_letters: bool = False) -> np.ndarra
         if row is not None:
             tall = max(tall, min(int(1.3 * row), int(0.9 * height)))
     vertical = cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((tall, 1), np.uint8))
-    vertical = box_edges_only(vertical)
+    if edges_only:
+        vertical = box_edges_only(vertical)
     lines = cv2.dilate(cv2.bitwise_or(horizontal, vertical), np.ones((3, 3), np.uint8))
     cleaned = gray.copy()
     cleaned[lines > 0] = 255
@@ -283,7 +290,7 @@ def scaled_ink(crop: np.ndarray, options: OcrOptions) -> tuple[np.ndarray, float
     else:
         gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
     if options.remove_lines:
-        gray = remove_box_lines(gray, options.spare_letters)
+        gray = remove_box_lines(gray, options.spare_letters, options.edges_only)
     scale = text_scale(gray, options)
     # Noise or a wrong size estimate must not blow a crop up to a Tesseract job of
     # minutes: the prepared image stays within a few megapixels.
