@@ -57,6 +57,7 @@ class SetResult:
     misses: list[str] = field(default_factory=list)
     # words read, by whether they are right (in the field's truth) and flagged (< 60)
     flags: Counter[tuple[bool, bool]] = field(default_factory=Counter)
+    by_font: dict[str, Tally] = field(default_factory=dict)  # field CER per handwriting font
 
 
 def load_truths(folder: Path) -> list[tuple[Path, dict]]:
@@ -119,6 +120,8 @@ def run_set(
             for field_id, truth_text in truth_fields.items():
                 found = sheet.field_by_id(field_id) if sheet.template == expected else None
                 result.ours.add_text(found.text if found else "", truth_text)
+                font = result.by_font.setdefault(truth.get("font", "?"), Tally())
+                font.add_text(found.text if found else "", truth_text)
                 if found:
                     count_flags(result.flags, found.lines, truth_text)
         if truth.get("corners") and sheet.corners:
@@ -174,6 +177,9 @@ def report(result: SetResult) -> None:
         print(
             f"| corner error (mean / worst, % of diagonal) | {mean * 100:.2f} / {worst * 100:.2f} | - |"
         )
+    if result.by_font:
+        fonts = sorted(result.by_font.items(), key=lambda item: -item[1].cer)
+        print("\nfield CER by font: " + ", ".join(f"{f} {t.cer:.2f}" for f, t in fonts))
     for miss in result.misses:
         print(f"\n- miss: {miss}")
 
