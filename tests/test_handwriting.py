@@ -92,3 +92,17 @@ def test_hybrid_reading_is_for_german_only() -> None:
     assert uses_recogniser(ProcessOptions(lang="deu+eng"))
     assert not uses_recogniser(ProcessOptions(lang="eng"))
     assert not uses_recogniser(ProcessOptions(engine="tesseract"))
+
+
+def test_on_a_freeform_sheet_each_tesseract_line_is_read_again_from_its_own_crop() -> None:
+    crop = field_crop(ROWS)  # the "sheet": two rows at y = 30 and 150
+    garbled = Line("OFFEHEIT UMD TOIERAMZ", 30.0, (30, 25, 900, 85), ())
+    kept = Line("BEGEGNUNG IM QUARTIER", 90.0, (30, 145, 900, 85), ())
+    chosen = handwriting.reread_lines(
+        crop.image, [garbled, kept], ocr.OcrOptions(), handwriting.lexicon()
+    )
+    assert len(chosen) == 2
+    # ours has more known words than the garbled line: it replaces it, in sheet pixels
+    assert handwriting.lexicon_fit(chosen[0].text) > handwriting.lexicon_fit(garbled.text)
+    assert 0 <= chosen[0].bbox[1] < 60 and chosen[0].bbox[0] < 100
+    assert chosen[1] is kept  # all known already: Tesseract's line stays

@@ -215,6 +215,42 @@ def combine(
     return sorted(chosen, key=lambda line: (line.bbox[1], line.bbox[0]))
 
 
+def reread_lines(
+    image: np.ndarray, lines: list[Line], options: ocr.OcrOptions, known: ctc.Lexicon
+) -> list[Line]:
+    """Freeform sheets: each of Tesseract's lines read again from its own crop of ``image``.
+
+    A free-drawn sheet has no fields to cut into rows, but Tesseract's sparse-text
+    lines say where the writing is. Per line, our reading wins if it has more known
+    words (word F1 on 20 generated freeform photos 0.295 -> 0.350).
+    """
+    chosen = []
+    for line in lines:
+        ours = _row_at(image, line.bbox, options, known)
+        if ours is not None and lexicon_fit(ours.text, known) > (
+            lexicon_fit(line.text, known) + MIN_ADVANTAGE
+        ):
+            chosen.append(with_unknown_words_flagged(ours, known))
+        else:
+            chosen.append(line)
+    return chosen
+
+
+def _row_at(
+    image: np.ndarray, bbox: tuple[int, int, int, int], options: ocr.OcrOptions, known: ctc.Lexicon
+) -> Line | None:
+    """Our reading of the text row that overlaps ``bbox`` most (sheet pixels)."""
+    x, y, w, h = bbox
+    left, top = max(0, x - round(0.3 * h)), max(0, y - round(0.15 * h))
+    crop = image[top : y + h + round(0.15 * h), left : x + w + round(0.3 * h)]
+    best, best_overlap = None, 0
+    for row in read_rows(ocr.FieldCrop(crop, (left, top)), options, known):
+        overlap = min(y + h, row.bbox[1] + row.bbox[3]) - max(y, row.bbox[1])
+        if overlap > best_overlap:
+            best, best_overlap = row, overlap
+    return best
+
+
 # Our model is sure of itself even where it is wrong: on the samples and an unseen set,
 # 44 of its 62 wrong words had a confidence of 60 or more (Tesseract: 39 of 350), while
 # every word it read right was a word of the list. So a word of ours that the list does

@@ -285,7 +285,14 @@ def read_fields(image: np.ndarray, template: Template, options: ProcessOptions) 
         for f in template.fields
     ]
     results = ocr.read_fields(crops, options.ocr_options(psm), batch=options.batch)
-    if uses_recogniser(options) and template.id != FREEFORM_ID:
+    if uses_recogniser(options) and template.id == FREEFORM_ID:
+        known = handwriting.lexicon(options.words)
+        reread = [
+            handwriting.reread_lines(image, lines, options.ocr_options(psm), known)
+            for lines, _ in results
+        ]
+        results = [(lines, ocr.field_confidence(lines)) for lines in reread]
+    elif uses_recogniser(options):
         known = handwriting.lexicon(options.words)
         results = [
             _with_recogniser(crop, lines, options.ocr_options(psm), known)
