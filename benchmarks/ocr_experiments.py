@@ -26,10 +26,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from flipchart_ocr import handwriting, ocr, rectify, segment  # noqa: E402
+from flipchart_ocr import handwriting, ocr, segment  # noqa: E402
 from flipchart_ocr.evaluate import Tally, normalise_text, words  # noqa: E402
 from flipchart_ocr.io import read_photo  # noqa: E402
-from flipchart_ocr.pipeline import ProcessOptions, choose_template, refined_corners  # noqa: E402
+from flipchart_ocr.pipeline import rectified_as  # noqa: E402
 from flipchart_ocr.templates import FREEFORM_ID, load_templates  # noqa: E402
 
 
@@ -41,12 +41,7 @@ def cache(samples: Path, folder: Path) -> None:
         if not truth["template"] or truth["template"] == FREEFORM_ID:
             continue
         photo, _ = read_photo(samples / truth["photo"])
-        outline = rectify.find_sheet(photo)
-        options = ProcessOptions(template=truth["template"])
-        candidate = choose_template(photo, outline, templates, options)
-        corners = refined_corners(outline, candidate.template, candidate.alignment)
-        size = rectify.sheet_size(replace(outline, corners=corners), candidate.template.aspect)
-        sheet = rectify.warp(photo, corners, size)
+        sheet, _ = rectified_as(photo, truth["template"], templates)
         stem = Path(truth["photo"]).stem
         cv2.imwrite(str(folder / f"{stem}.png"), sheet)
         (folder / f"{stem}.json").write_text(json.dumps(truth, ensure_ascii=False), "utf-8")

@@ -24,7 +24,6 @@ import json
 import random
 import sys
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -39,10 +38,10 @@ sys.path.insert(0, str(ROOT / "src"))
 import synth  # noqa: E402
 
 import generate  # noqa: E402
-from flipchart_ocr import handwriting, ocr, rectify, segment  # noqa: E402
+from flipchart_ocr import handwriting, ocr, segment  # noqa: E402
 from flipchart_ocr.evaluate import normalise_text  # noqa: E402
 from flipchart_ocr.io import read_photo  # noqa: E402
-from flipchart_ocr.pipeline import ProcessOptions, choose_template, refined_corners  # noqa: E402
+from flipchart_ocr.pipeline import rectified_as  # noqa: E402
 from flipchart_ocr.templates import FREEFORM_ID, load_templates  # noqa: E402
 
 
@@ -73,15 +72,10 @@ def use_training_fonts_and_text(seed: int, test_fonts: bool = False) -> None:
 
 def rows_of_photo(photo: Path, truth: dict, templates: dict) -> list[tuple[np.ndarray, str]]:
     image, _ = read_photo(photo)
-    outline = rectify.find_sheet(image)
-    options = ProcessOptions(template=truth["template"])
-    candidate = choose_template(image, outline, templates, options)
-    corners = refined_corners(outline, candidate.template, candidate.alignment)
-    size = rectify.sheet_size(replace(outline, corners=corners), candidate.template.aspect)
-    sheet = rectify.warp(image, corners, size)
+    sheet, template = rectified_as(image, truth["template"], templates)
     found = []
     preparation = ocr.OcrOptions()
-    for field in candidate.template.fields:
+    for field in template.fields:
         lines = normalise_text(truth["fields"].get(field.id, "")).splitlines()
         crop = segment.crop_field(sheet, field)
         if not lines or crop.size == 0:
