@@ -111,7 +111,7 @@ def read_rows(
     known = lexicon() if known is None else known
     if crop.image.size == 0 or min(crop.image.shape[:2]) < 8:
         return []
-    gray, scale = ocr.scaled_ink(crop.image, options)
+    gray, scale = ocr.ink_of(crop, options)
     if not ocr.has_ink(gray):
         return []
     mask = ocr.ink_mask(gray)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import os
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -266,10 +266,17 @@ def prepare(crop: np.ndarray, options: OcrOptions | None = None) -> tuple[np.nda
     return prepared.image, prepared.scale
 
 
-def prepare_mapped(crop: np.ndarray, options: OcrOptions | None = None) -> Prepared:
-    """``prepare`` with the row map that undoes the gaps opened between text rows."""
+def prepare_mapped(
+    crop: np.ndarray,
+    options: OcrOptions | None = None,
+    ink: tuple[np.ndarray, float] | None = None,
+) -> Prepared:
+    """``prepare`` with the row map that undoes the gaps opened between text rows.
+
+    ``ink``: the crop's ``scaled_ink``, if already computed.
+    """
     options = options or OcrOptions()
-    gray, scale = scaled_ink(crop, options)
+    gray, scale = ink if ink is not None else scaled_ink(crop, options)
     rows = np.arange(gray.shape[0])
     if options.split_rows:
         gray, rows = split_rows_mapped(gray)
@@ -440,6 +447,20 @@ class FieldCrop:
     image: np.ndarray
     offset: tuple[int, int]  # top-left of the crop on the rectified sheet
     label: str = ""
+    # ``scaled_ink`` of the image, when computed once for both readers (see ``with_ink``)
+    ink: tuple[np.ndarray, float] | None = None
+
+
+def with_ink(crop: FieldCrop, options: OcrOptions) -> FieldCrop:
+    """``crop`` carrying its prepared ink: the two readers share it (0.05 s a sheet)."""
+    if crop.image.size == 0 or min(crop.image.shape[:2]) < 8:
+        return crop
+    return replace(crop, ink=scaled_ink(crop.image, options))
+
+
+def ink_of(crop: FieldCrop, options: OcrOptions) -> tuple[np.ndarray, float]:
+    """The crop's ink, dark on white and scaled, and the scale: shared or computed now."""
+    return crop.ink if crop.ink is not None else scaled_ink(crop.image, options)
 
 
 @dataclass(frozen=True)
@@ -504,7 +525,7 @@ def read_fields(
 def _prepare_crop(crop: FieldCrop, options: OcrOptions) -> Prepared | None:
     if crop.image.size == 0 or min(crop.image.shape[:2]) < 8:
         return None
-    prepared = prepare_mapped(crop.image, options)
+    prepared = prepare_mapped(crop.image, options, crop.ink)
     return prepared if has_ink(prepared.image) else None
 
 

@@ -296,6 +296,8 @@ def read_fields(image: np.ndarray, template: Template, options: ProcessOptions) 
         )
         for f in template.fields
     ]
+    if uses_recogniser(options) and template.id != FREEFORM_ID:
+        crops = [ocr.with_ink(crop, options.ocr_options(psm)) for crop in crops]  # read twice
     results = ocr.read_fields(crops, options.ocr_options(psm), batch=options.batch)
     if uses_recogniser(options) and template.id == FREEFORM_ID:
         known = handwriting.lexicon(options.words)
