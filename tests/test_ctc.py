@@ -85,3 +85,10 @@ def test_lexicon_prefixes_are_checked_case_blind() -> None:
     assert lexicon.has_prefix("STRA")
     assert not lexicon.has_prefix("stu")
     assert "Strom" in lexicon
+
+
+def test_a_chosen_word_takes_the_case_the_writer_used() -> None:
+    assert ctc.in_case_of("wILLIrTZIK", "wILLIMZIK") == "WILLIMZIK"  # one small w: capitals
+    assert ctc.in_case_of("Gleickstelkng", "GleichsTellung") == "Gleichstellung"
+    assert ctc.in_case_of("zn", "Zu") == "zu"
+    assert ctc.in_case_of("GRÖSERE", "größere") == "GRÖSSERE"  # ß in capitals, as written

@@ -106,3 +106,11 @@ def test_on_a_freeform_sheet_each_tesseract_line_is_read_again_from_its_own_crop
     assert handwriting.lexicon_fit(chosen[0].text) > handwriting.lexicon_fit(garbled.text)
     assert 0 <= chosen[0].bbox[1] < 60 and chosen[0].bbox[0] < 100
     assert chosen[1] is kept  # all known already: Tesseract's line stays
+
+
+def test_names_from_the_event_words_are_read_as_written_in_capitals() -> None:
+    names = ["DANA WILLIMZIK", "HR. LOSNER"]
+    assert "Willimzik" not in handwriting.lexicon()  # no German word: the list brings it
+    known = handwriting.lexicon(frozenset({"Dana", "Willimzik", "Losner"}))
+    lines = handwriting.read_rows(field_crop(names), ocr.OcrOptions(), known)
+    assert [line.text for line in lines] == names

@@ -215,5 +215,18 @@ def _with_known_word(
     known = best_word(span, charset, lexicon)
     if known is None or known[1] < as_read - MARGIN:
         return word
-    chosen = [Emission(c, REPLACED_PROBABILITY, -1) for c in known[0]]
+    spelt = in_case_of(core, known[0])
+    chosen = [Emission(c, REPLACED_PROBABILITY, -1) for c in spelt]
     return word[:start] + chosen + word[end:]
+
+
+def in_case_of(read: str, chosen: str) -> str:
+    """``chosen`` in the case of the word as read: capitals if most letters were capitals
+    (the model mistakes a capital W for a small w now and then), else the first letter as
+    read and the rest in small letters. The word list is case-blind, so its word has no
+    case of its own."""
+    capitals = sum(c.isupper() for c in read)
+    if len(read) >= 2 and capitals > len(read) / 2:
+        return chosen.upper()
+    first = chosen[0].upper() if read[0].isupper() else chosen[0].lower()
+    return first + chosen[1:].lower()
