@@ -4,7 +4,7 @@ __version__ = "0.1.0"
 
 # Bumped whenever a change to the pipeline can change its output, so that
 # cached sheet JSON made by an older pipeline is recomputed.
-PIPELINE_VERSION = "11"
+PIPELINE_VERSION = "12"
 
 # Who reads the handwriting of a template's fields (process --engine): Tesseract alone,
 # or per text row Tesseract or our own line recogniser, whichever reading fits the

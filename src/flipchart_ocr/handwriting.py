@@ -1,8 +1,8 @@
 """Our own handwriting line recogniser, beside Tesseract.
 
 Tesseract's models are trained on print. ``models/recogniser.onnx`` is a small
-CNN + CTC model (1.3 M parameters, 5 MB) that this project trained on 193 000
-synthetic marker lines in 38 fonts the sample generator does not use
+CNN + CTC model (1.3 M parameters, 5 MB) that this project trained on 450 000
+synthetic marker lines in 44 fonts the sample generator does not use
 (``training/recogniser/`` says how to re-train it). Alone it reads our unseen
 photos about as well as Tesseract, but makes different mistakes; so
 ``read_rows`` reads each text row of a field (the same ink image and row bands

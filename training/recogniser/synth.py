@@ -13,7 +13,7 @@ import unicodedata
 
 import cv2
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageChops, ImageDraw, ImageFont
 
 # Training fonts (Debian packages in brackets). Excluded on purpose (the sample generator's
 # test fonts): dkg, dkgBd, Breip, femkeklaver, Humor-Sans, Rufscript, Delphine, SteveHand,
@@ -49,7 +49,12 @@ HAND_FONTS = [
     "/usr/share/fonts/truetype/comfortaa/Comfortaa-Bold.ttf",  # fonts-comfortaa
     "/usr/share/fonts/truetype/fantasque-sans/Normal/TTF/FantasqueSansMono-Regular.ttf",  # fonts-fantasque-sans
     "/usr/share/fonts/truetype/fantasque-sans/Normal/TTF/FantasqueSansMono-BoldItalic.ttf",
+    "/usr/share/fonts/truetype/kiloji/kiloji.ttf",  # fonts-kiloji (no umlauts: dots drawn)
+    "/usr/share/fonts/truetype/kiloji/kiloji_b.ttf",
+    "/usr/share/fonts/truetype/tomsontalks/TomsonTalks.ttf",  # fonts-tomsontalks (capitals)
 ]
+# Fonts whose lower case is drawn as small capitals: their lines are written in capitals.
+CAPS_ONLY_FONTS = {"/usr/share/fonts/truetype/tomsontalks/TomsonTalks.ttf"}
 PRINT_FONTS = [
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",  # fonts-dejavu-core
     "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
@@ -59,6 +64,9 @@ PRINT_FONTS = [
     "/usr/share/fonts/truetype/liberation/LiberationSerif-Regular.ttf",
     "/usr/share/fonts/truetype/liberation/LiberationSansNarrow-Regular.ttf",
     "/usr/share/fonts/truetype/tlwg/Umpush.ttf",  # fonts-tlwg-umpush
+    "/usr/share/fonts/truetype/gnutypewriter/GNUTypewriter.ttf",  # fonts-gnutypewriter
+    "/usr/share/fonts/opentype/mplus/Mplus1-Medium.otf",  # fonts-mplus
+    "/usr/share/fonts/truetype/okolaks/okolaksRegular.ttf",  # fonts-okolaks
 ]
 TEST_FONT_NAMES = {
     "dkg.ttf",
@@ -271,6 +279,8 @@ def render(text: str, path: str, rng: random.Random) -> tuple[np.ndarray, str]:
     spacing = size * rng.uniform(-0.04, 0.1)
     wobble_a, wobble_f = size * rng.uniform(0, 0.08), rng.uniform(0.002, 0.01)
     phase = rng.uniform(0, 6.28)
+    # Half the lines: every letter drawn a little differently, as no hand repeats a letter.
+    shaky = rng.random() < 0.5
     label = []
     for ch in chars:
         base = ch
@@ -279,7 +289,11 @@ def render(text: str, path: str, rng: random.Random) -> tuple[np.ndarray, str]:
             if not font.has(base):
                 continue  # the font cannot write it: leave it out of the label too
         y = y0 + rng.gauss(0, jit_y) + wobble_a * np.sin(phase + x * wobble_f)
-        draw.text((x, y), base, font=font.font, fill=ink, stroke_width=stroke, stroke_fill=ink)
+        if shaky and base != " ":
+            letter_scale = shaky_letter(img, (x, y), base, font, stroke, rng)
+        else:
+            letter_scale = 1.0
+            draw.text((x, y), base, font=font.font, fill=ink, stroke_width=stroke, stroke_fill=ink)
         if base != ch:  # umlaut the font lacks: two dots, as the hand would draw them
             adv = font.font.getlength(base)
             top = font.font.getbbox(base)[1]
@@ -287,10 +301,37 @@ def render(text: str, path: str, rng: random.Random) -> tuple[np.ndarray, str]:
             for dx in (0.3, 0.7):
                 cx, cy = x + adv * dx, y + top - r * 2.2
                 draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=ink)
-        adv = font.font.getlength(base)
+        adv = font.font.getlength(base) * letter_scale
         x += adv + (spacing if ch != " " else spacing * 0.5) + rng.gauss(0, jit_x)
         label.append(ch)
     return np.array(img), "".join(label).strip()
+
+
+def shaky_letter(
+    img: Image.Image, at: tuple[float, float], letter: str, font: Font, stroke: int, rng
+) -> float:
+    """Draw one letter turned, scaled and sheared at random onto ``img``; its scale."""
+    size = font.size
+    canvas = Image.new("L", (3 * size, 3 * size), 255)
+    ImageDraw.Draw(canvas).text(
+        (size, size), letter, font=font.font, fill=0, stroke_width=stroke, stroke_fill=0
+    )
+    scale = rng.uniform(0.85, 1.15)
+    angle = np.radians(rng.uniform(-8, 8))
+    shear = rng.uniform(-0.2, 0.2)
+    c, s_ = np.cos(angle) / scale, np.sin(angle) / scale
+    # PIL's affine maps output to input pixels: the inverse transform, about the anchor.
+    a, b = c, -s_ + shear
+    d, e = s_, c
+    ox, oy = size * 1.3, size * 1.6  # roughly the letter's middle
+    coeffs = (a, b, ox - a * ox - b * oy, d, e, oy - d * ox - e * oy)
+    turned = canvas.transform(
+        canvas.size, Image.Transform.AFFINE, coeffs, Image.BILINEAR, fillcolor=255
+    )
+    x, y = int(round(at[0] - size)), int(round(at[1] - size))
+    region = (x, y, x + turned.width, y + turned.height)
+    img.paste(ImageChops.darker(img.crop(region), turned), region[:2])
+    return scale
 
 
 def crop_ink(img: np.ndarray, rng: random.Random) -> np.ndarray | None:
@@ -335,6 +376,21 @@ def elastic(img: np.ndarray, rng: random.Random) -> np.ndarray:
     return cv2.remap(img, xs + dx, ys + dy, cv2.INTER_LINEAR, borderValue=255)
 
 
+def hollow(img: np.ndarray, rng: random.Random) -> np.ndarray:
+    """Thicken the strokes, then keep only their outline: hollow letters."""
+    h = img.shape[0]
+    k = max(2, int(round(h * rng.uniform(0.025, 0.05))))
+    fat = cv2.erode(img, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
+    ink = (fat < 128).astype(np.uint8)
+    edge = max(1, int(round(k * rng.uniform(0.4, 0.8))))
+    inner = cv2.erode(
+        ink, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * edge + 1, 2 * edge + 1))
+    )
+    out = fat.copy()
+    out[inner > 0] = 255
+    return out
+
+
 def augment(  # noqa: C901 (one switch per augmentation, in the order applied)
     img: np.ndarray, rng: random.Random, clutter_src=None, height: int = HEIGHT
 ) -> np.ndarray:
@@ -349,6 +405,11 @@ def augment(  # noqa: C901 (one switch per augmentation, in the order applied)
         img = cv2.erode(img, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
     elif r < 0.45:
         img = cv2.dilate(img, np.ones((2, 2), np.uint8))
+    elif r < 0.55:  # a fat marker: strokes so thick that small counters close
+        k = max(2, int(round(h * rng.uniform(0.025, 0.045))))
+        img = cv2.erode(img, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
+    elif r < 0.63:  # outlined (hollow) letters, as some writers and fonts draw them
+        img = hollow(img, rng)
     # Shear (slant), rotation, horizontal scale.
     shear = rng.uniform(-0.35, 0.35) if rng.random() < 0.7 else 0.0
     angle = np.radians(rng.uniform(-1.5, 1.5))
@@ -430,6 +491,8 @@ class LineMaker:
                 if self.rng.random() < 0.85
                 else self.rng.choice(PRINT_FONTS)
             )
+            if path in CAPS_ONLY_FONTS:
+                text = text.upper()
             raw, label = render(text, path, self.rng)
             if not label:
                 continue
