@@ -80,7 +80,8 @@ templates_option = click.option(
     "-c",
     "--corrections",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Corrections file whose per-sheet 'template' overrides are honoured.",
+    help="Corrections file whose per-sheet 'template' overrides are honoured; the words"
+    " typed in it join --words.",
 )
 @click.option(
     "--lang", default="deu", show_default=True, help="Tesseract language(s), e.g. deu or deu+eng."
