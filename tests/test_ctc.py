@@ -92,3 +92,13 @@ def test_a_chosen_word_takes_the_case_the_writer_used() -> None:
     assert ctc.in_case_of("Gleickstelkng", "GleichsTellung") == "Gleichstellung"
     assert ctc.in_case_of("zn", "Zu") == "zu"
     assert ctc.in_case_of("GRÖSERE", "größere") == "GRÖSSERE"  # ß in capitals, as written
+
+
+def test_the_prefix_cache_stays_bounded_and_answers_stay_right(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ctc, "MAX_CACHED_PREFIXES", 3)
+    lexicon = ctc.Lexicon(frozenset({"haus", "hase"}))
+    answers = [lexicon.has_prefix(p) for p in ("h", "ha", "hau", "hx", "has", "z", "ha")]
+    assert answers == [True, True, True, False, True, False, True]
+    assert len(lexicon._prefixes) <= 3

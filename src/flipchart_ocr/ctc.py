@@ -14,8 +14,11 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
+
+from .evaluate import is_lexical
 
 BLANK = 0  # class 0 is CTC's blank; class k > 0 is charset[k - 1]
 # A word-list word may be this much less likely (natural log) than the greedy reading
@@ -26,10 +29,11 @@ BLANK = 0  # class 0 is CTC's blank; class k > 0 is charset[k - 1]
 MARGIN = 6.0
 BEAM = 12  # prefixes kept per frame (24: same CER, 10 % slower)
 CANDIDATES = 6  # letters tried per frame: the likeliest ones
-MIN_LETTERS = 2  # shorter words are left as read
 # A replaced word is the model's second choice, not what it read: flagged for review
 # (below ocr.LOW_CONFIDENCE) so that a person checks it.
 REPLACED_PROBABILITY = 0.5
+# Prefixes checked against the list are remembered (about 3 700 a photo), up to this many.
+MAX_CACHED_PREFIXES = 200_000
 
 
 @dataclass(frozen=True)
@@ -64,8 +68,16 @@ class Lexicon:
         if known is None:
             i = bisect.bisect_left(self._sorted, prefix)
             known = i < len(self._sorted) and self._sorted[i].startswith(prefix)
+            if len(self._prefixes) >= MAX_CACHED_PREFIXES:
+                self._prefixes.clear()  # a worker reads thousands of photos: keep it bounded
             self._prefixes[prefix] = known
         return known
+
+
+@lru_cache(maxsize=4)
+def class_index(charset: str) -> dict[str, int]:
+    """Each letter's class: class k > 0 is ``charset[k - 1]``."""
+    return {char: k + 1 for k, char in enumerate(charset)}
 
 
 def greedy(probabilities: np.ndarray, charset: str) -> list[Emission]:
@@ -113,7 +125,7 @@ def best_word(
     A CTC prefix beam search whose prefixes must begin some word of the list; each
     prefix keeps the probability of its paths ending in a blank and in a letter.
     """
-    index = {char: k + 1 for k, char in enumerate(charset)}
+    index = class_index(charset)
     beams: dict[str, tuple[float, float]] = {"": (1.0, 0.0)}
     log_scale = 0.0
     for frame in range(probabilities.shape[1]):
@@ -203,14 +215,14 @@ def _with_known_word(
     while end > start and not word[end - 1].char.isalpha():
         end -= 1
     core = "".join(e.char for e in word[start:end])
-    if len(core) < MIN_LETTERS or not core.isalpha() or core in lexicon:
+    if not is_lexical(core) or core in lexicon:  # shorter words are left as read
         return word
     span_first = first if start == 0 else word[start - 1].frame + 1
     span_last = last if end == len(word) else word[end].frame
     span = probabilities[:, span_first:span_last]
     if span.shape[1] < 2:
         return word
-    index = {char: k + 1 for k, char in enumerate(charset)}
+    index = class_index(charset)
     as_read = path_log_likelihood(span, [index[c] for c in core])
     known = best_word(span, charset, lexicon)
     if known is None or known[1] < as_read - MARGIN:

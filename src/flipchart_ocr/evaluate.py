@@ -36,9 +36,14 @@ def words(text: str) -> list[str]:
     return [t for t in tokens if t]
 
 
+def is_lexical(word: str) -> bool:
+    """Whether a word list can hold ``word``: two letters or more, letters only."""
+    return len(word) >= 2 and word.isalpha()
+
+
 def lexical_words(text: str) -> set[str]:
-    """The words of ``text`` that a word list can hold: two letters or more, letters only."""
-    return {w for w in words(text) if len(w) >= 2 and w.isalpha()}
+    """The words of ``text`` that a word list can hold."""
+    return {w for w in words(text) if is_lexical(w)}
 
 
 @dataclass
