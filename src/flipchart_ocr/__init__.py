@@ -6,11 +6,11 @@ __version__ = "0.1.0"
 # cached sheet JSON made by an older pipeline is recomputed.
 PIPELINE_VERSION = "12"
 
-# Who reads the handwriting of a template's fields (process --engine): Tesseract alone,
-# or per text row Tesseract or our own line recogniser, whichever reading fits the
-# German word list better (pipeline.read_fields, handwriting.py). Freeform sheets (text
-# among drawings, no rows to cut) are always Tesseract's. Here, not in pipeline.py, so
-# that the command line knows them without importing OpenCV.
+# Who reads the handwriting (process --engine): Tesseract alone, or per text row (on a
+# freeform sheet, per line Tesseract found) Tesseract or our own line recogniser,
+# whichever reading fits the German word list better (pipeline.read_fields,
+# handwriting.py). Here, not in pipeline.py, so that the command line knows them
+# without importing OpenCV.
 ENGINES = ("tesseract", "hybrid")
 DEFAULT_ENGINE = "hybrid"
 

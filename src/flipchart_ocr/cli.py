@@ -16,7 +16,7 @@ import click
 from . import DEFAULT_ENGINE, ENGINES, __version__
 from .corrections import Corrections, load_corrections
 from .errors import ExitCode, FlipchartError
-from .learn import DEFAULT_MIN_SEEN
+from .learn import DEFAULT_MIN_SEEN, typed_words
 from .schemas import SCHEMA_NAMES, load_schema
 from .templates import load_templates
 
@@ -198,7 +198,6 @@ def event_vocabulary(
 ) -> frozenset[str]:
     """The words of the --words lists, and those typed in the corrections file."""
     from .io import read_word_list
-    from .learn import typed_words
 
     found: set[str] = set()
     for path in word_lists:

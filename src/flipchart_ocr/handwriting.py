@@ -25,7 +25,7 @@ import numpy as np
 
 from . import ctc, ocr
 from .document import Line, Word
-from .evaluate import words
+from .evaluate import is_lexical, words
 
 MODEL_PATH = Path(__file__).parent / "models" / "recogniser.onnx"
 INPUT_HEIGHT = 32  # the model's input rows
@@ -108,12 +108,12 @@ def read_rows(
 
     ``known``: the words to decode towards (default: the German word list).
     """
-    known = lexicon() if known is None else known
-    if crop.image.size == 0 or min(crop.image.shape[:2]) < 8:
+    if crop.too_small:
         return []
     gray, scale = ocr.ink_of(crop, options)
     if not ocr.has_ink(gray):
         return []
+    decoding = (lexicon() if known is None else known) if options.decode_words else None
     mask = ocr.ink_mask(gray)
     lines = []
     for top, bottom in ocr.text_rows(ocr.row_bands(gray)):
@@ -121,7 +121,6 @@ def read_rows(
         if box is None:
             continue
         left, row_top, right, row_bottom = box
-        decoding = known if options.decode_words else None
         reading = recogniser().read(gray[row_top:row_bottom, left:right], decoding)
         bbox = (
             int(round(left / scale + crop.offset[0])),
@@ -167,16 +166,20 @@ def german_words() -> frozenset[str]:
     return frozenset(unicodedata.normalize("NFC", text).casefold().split())  # 0.1 s, once
 
 
-@lru_cache(maxsize=4)
 def lexicon(extra: frozenset[str] = frozenset()) -> ctc.Lexicon:
     """The word list and the event's own ``extra`` words (sorted once per process, 0.1 s)."""
+    return _lexicon(frozenset(extra))  # one cache entry for lexicon() and lexicon(frozenset())
+
+
+@lru_cache(maxsize=4)
+def _lexicon(extra: frozenset[str]) -> ctc.Lexicon:
     folded = {unicodedata.normalize("NFC", w).casefold() for w in extra}
     return ctc.Lexicon(german_words() | folded)
 
 
 def lexicon_fit(text: str, known: ctc.Lexicon | None = None) -> float:
     """The share of a reading's words (two letters or more) that are known words."""
-    candidates = [w for w in words(text) if len(w) >= 2 and w.isalpha()]
+    candidates = [w for w in words(text) if is_lexical(w)]
     if not candidates:
         return 0.0
     known = lexicon() if known is None else known
@@ -226,7 +229,7 @@ def reread_lines(
     """
     chosen = []
     for line in lines:
-        ours = _row_at(image, line.bbox, options, known)
+        ours = _row_at(image, line, options, known)
         if ours is not None and lexicon_fit(ours.text, known) > (
             lexicon_fit(line.text, known) + MIN_ADVANTAGE
         ):
@@ -237,18 +240,15 @@ def reread_lines(
 
 
 def _row_at(
-    image: np.ndarray, bbox: tuple[int, int, int, int], options: ocr.OcrOptions, known: ctc.Lexicon
+    image: np.ndarray, line: Line, options: ocr.OcrOptions, known: ctc.Lexicon
 ) -> Line | None:
-    """Our reading of the text row that overlaps ``bbox`` most (sheet pixels)."""
-    x, y, w, h = bbox
+    """Our reading of the text row that overlaps ``line`` most (sheet pixels)."""
+    x, y, w, h = line.bbox
     left, top = max(0, x - round(0.3 * h)), max(0, y - round(0.15 * h))
     crop = image[top : y + h + round(0.15 * h), left : x + w + round(0.3 * h)]
-    best, best_overlap = None, 0
-    for row in read_rows(ocr.FieldCrop(crop, (left, top)), options, known):
-        overlap = min(y + h, row.bbox[1] + row.bbox[3]) - max(y, row.bbox[1])
-        if overlap > best_overlap:
-            best, best_overlap = row, overlap
-    return best
+    rows = read_rows(ocr.FieldCrop(crop, (left, top)), options, known)
+    index = _overlapping_row(line, rows)
+    return None if index is None else rows[index]
 
 
 # Our model is sure of itself even where it is wrong: on the samples and an unseen set,

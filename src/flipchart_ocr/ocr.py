@@ -450,10 +450,15 @@ class FieldCrop:
     # ``scaled_ink`` of the image, when computed once for both readers (see ``with_ink``)
     ink: tuple[np.ndarray, float] | None = None
 
+    @property
+    def too_small(self) -> bool:
+        """A crop with (almost) no pixels: a field outside the sheet, nothing to read."""
+        return self.image.size == 0 or min(self.image.shape[:2]) < 8
+
 
 def with_ink(crop: FieldCrop, options: OcrOptions) -> FieldCrop:
     """``crop`` carrying its prepared ink: the two readers share it (0.05 s a sheet)."""
-    if crop.image.size == 0 or min(crop.image.shape[:2]) < 8:
+    if crop.too_small:
         return crop
     return replace(crop, ink=scaled_ink(crop.image, options))
 
@@ -523,7 +528,7 @@ def read_fields(
 
 
 def _prepare_crop(crop: FieldCrop, options: OcrOptions) -> Prepared | None:
-    if crop.image.size == 0 or min(crop.image.shape[:2]) < 8:
+    if crop.too_small:
         return None
     prepared = prepare_mapped(crop.image, options, crop.ink)
     return prepared if has_ink(prepared.image) else None

@@ -296,20 +296,15 @@ def read_fields(image: np.ndarray, template: Template, options: ProcessOptions) 
         )
         for f in template.fields
     ]
-    if uses_recogniser(options) and template.id != FREEFORM_ID:
-        crops = [ocr.with_ink(crop, options.ocr_options(psm)) for crop in crops]  # read twice
-    results = ocr.read_fields(crops, options.ocr_options(psm), batch=options.batch)
-    if uses_recogniser(options) and template.id == FREEFORM_ID:
-        known = handwriting.lexicon(options.words)
-        reread = [
-            handwriting.reread_lines(image, lines, options.ocr_options(psm), known)
-            for lines, _ in results
-        ]
-        results = [(lines, ocr.field_confidence(lines)) for lines in reread]
-    elif uses_recogniser(options):
+    reading = options.ocr_options(psm)
+    hybrid = uses_recogniser(options)
+    if hybrid and template.id != FREEFORM_ID:
+        crops = [ocr.with_ink(crop, reading) for crop in crops]  # both readers use it
+    results = ocr.read_fields(crops, reading, batch=options.batch)
+    if hybrid:
         known = handwriting.lexicon(options.words)
         results = [
-            _with_recogniser(crop, lines, options.ocr_options(psm), known)
+            _with_recogniser(image, template, crop, lines, reading, known)
             for crop, (lines, _) in zip(crops, results, strict=True)
         ]
     fields = []
@@ -337,9 +332,19 @@ def uses_recogniser(options: ProcessOptions) -> bool:
 
 
 def _with_recogniser(
-    crop: ocr.FieldCrop, tesseract: list[Line], options: ocr.OcrOptions, known: ctc.Lexicon
+    image: np.ndarray,
+    template: Template,
+    crop: ocr.FieldCrop,
+    tesseract: list[Line],
+    options: ocr.OcrOptions,
+    known: ctc.Lexicon,
 ) -> tuple[list[Line], float]:
-    lines = handwriting.combine(handwriting.read_rows(crop, options, known), tesseract, known)
+    """A field's lines, each row (or on a freeform sheet each Tesseract line) read by
+    our recogniser too and the reading with more known words kept."""
+    if template.id == FREEFORM_ID:
+        lines = handwriting.reread_lines(image, tesseract, options, known)
+    else:
+        lines = handwriting.combine(handwriting.read_rows(crop, options, known), tesseract, known)
     return lines, ocr.field_confidence(lines)
 
 
