@@ -76,7 +76,9 @@ def align(template: Template, observed: np.ndarray) -> Alignment:
     for sigma in (7.0, 2.5):
         ref = _blurred(expected, sigma)
         moving = _blurred(observed, sigma)
-        criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 40, 1e-4)
+        # ECC stops when a step changes the correlation by less than eps; at 1e-4 it
+        # stopped 3 % short in x on the current OpenCV wheels (4.11 to 5.0), score 0.83.
+        criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 60, 1e-5)
         try:
             _, candidate = cv2.findTransformECC(
                 ref, moving, homography.copy(), cv2.MOTION_HOMOGRAPHY, criteria, None, 1
