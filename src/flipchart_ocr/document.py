@@ -19,6 +19,18 @@ BBox = tuple[int, int, int, int]  # x, y, w, h
 class Word:
     text: str
     confidence: float
+    # What the reader saw, where a word list replaced it with ``text`` (kept for review).
+    read_as: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"text": self.text, "confidence": round(self.confidence, 1)}
+        if self.read_as is not None:
+            d["read_as"] = self.read_as
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Word:
+        return cls(d["text"], float(d["confidence"]), d.get("read_as"))
 
 
 @dataclass(frozen=True)
@@ -27,19 +39,49 @@ class Line:
     confidence: float
     bbox: BBox  # in pixels of the rectified sheet
     words: tuple[Word, ...] = ()
+    reader: str = ""  # which reader produced the line ("tesseract", "ppocr", ...)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "text": self.text,
             "confidence": round(self.confidence, 1),
             "bbox": list(self.bbox),
-            "words": [{"text": w.text, "confidence": round(w.confidence, 1)} for w in self.words],
+            "words": [w.to_dict() for w in self.words],
         }
+        if self.reader:
+            d["reader"] = self.reader
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Line:
-        words = tuple(Word(w["text"], float(w["confidence"])) for w in d.get("words", []))
-        return cls(d["text"], float(d["confidence"]), tuple(d["bbox"]), words)  # type: ignore[arg-type]
+        words = tuple(Word.from_dict(w) for w in d.get("words", []))
+        return cls(
+            d["text"],
+            float(d["confidence"]),
+            tuple(d["bbox"]),  # type: ignore[arg-type]
+            words,
+            d.get("reader", ""),
+        )
+
+
+@dataclass(frozen=True)
+class Block:
+    """A group of a freeform field's lines that belong together: a card, a sticky note,
+    a bullet with its continuation lines, a heading. Blocks are in reading order."""
+
+    bbox: BBox  # in pixels of the rectified sheet
+    lines: tuple[int, ...]  # indices into the field's lines
+    kind: str = ""  # "heading", "card", "bullet", "paragraph", ... (informative)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"bbox": list(self.bbox), "lines": list(self.lines)}
+        if self.kind:
+            d["kind"] = self.kind
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Block:
+        return cls(tuple(d["bbox"]), tuple(d["lines"]), d.get("kind", ""))  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -50,6 +92,7 @@ class Field:
     confidence: float = 0.0
     lines: tuple[Line, ...] = ()
     box: BBox | None = None  # where the field lies on the rectified sheet, in pixels
+    blocks: tuple[Block, ...] = ()  # freeform fields: lines grouped into cards, bullets, ...
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -61,6 +104,8 @@ class Field:
         }
         if self.box is not None:
             d["box"] = list(self.box)
+        if self.blocks:
+            d["blocks"] = [b.to_dict() for b in self.blocks]
         return d
 
     @classmethod
@@ -73,6 +118,7 @@ class Field:
             confidence=float(d.get("confidence", 0.0)),
             lines=tuple(Line.from_dict(x) for x in d.get("lines", [])),
             box=tuple(box) if box else None,  # type: ignore[arg-type]
+            blocks=tuple(Block.from_dict(b) for b in d.get("blocks", [])),
         )
 
 
@@ -91,6 +137,20 @@ class Step:
     name: str
     seconds: float
     detail: str = ""
+    # The settings that shaped the step's output (model and checksum, word lists, decoder).
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": self.name, "seconds": self.seconds}
+        if self.detail:
+            d["detail"] = self.detail
+        if self.settings:
+            d["settings"] = self.settings
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Step:
+        return cls(d["name"], float(d["seconds"]), d.get("detail", ""), dict(d.get("settings", {})))
 
 
 @dataclass(frozen=True)
@@ -125,7 +185,7 @@ class Sheet:
             "sheet": sheet,
             "fields": [f.to_dict() for f in self.fields],
             "warnings": list(self.warnings),
-            "steps": [asdict(s) for s in self.steps],
+            "steps": [s.to_dict() for s in self.steps],
             "pipeline": self.pipeline,
         }
 
@@ -142,6 +202,6 @@ class Sheet:
             size=size,
             fields=tuple(Field.from_dict(f) for f in d.get("fields", [])),
             warnings=tuple(d.get("warnings", [])),
-            steps=tuple(Step(**s) for s in d.get("steps", [])),
+            steps=tuple(Step.from_dict(s) for s in d.get("steps", [])),
             pipeline=dict(d.get("pipeline", {})),
         )
