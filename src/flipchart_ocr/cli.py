@@ -335,7 +335,7 @@ def merge(
         loaded,
         templates,
         output,
-        folder.failed_ids,
+        folder.failed_reasons,
         learn_min_seen=0 if no_learn else learn_min,
     )
     _warn_all(folder.ignored + result.warnings)
@@ -467,7 +467,7 @@ def corrections_check(file: Path, out_dir: Path, templates_dir: Path | None) -> 
     loaded = load_corrections(file)
     folder = merging.load_sheets(out_dir)
     protocol = out_dir / "protocol.json"  # only for image paths; nothing is written
-    result = merging.merge(folder.sheets, loaded, templates, protocol, folder.failed_ids)
+    result = merging.merge(folder.sheets, loaded, templates, protocol, folder.failed_reasons)
     _warn_all(folder.ignored + result.warnings)
     for failure in folder.failures:
         click.echo(f"error: {failure}", err=True)
