@@ -84,7 +84,10 @@ def test_markdown_shows_event_sections_labels_and_corrected_text(protocol_path: 
     assert "![Foto IMG_0002](out/IMG_0002.sheet.jpg)" in text
     # the unreadable photo has no section of its own: it is listed as left out, with why
     assert "### IMG_0004" not in text
-    assert "## Nicht im Protokoll (1)\n\n- **IMG_0004**: Foto nicht lesbar (photos/IMG_0004.jpg" in text
+    assert (
+        "## Nicht im Protokoll (1)\n\n- **IMG_0004**: Foto nicht lesbar (photos/IMG_0004.jpg"
+        in text
+    )
 
 
 def test_markdown_escapes_what_people_wrote(protocol_path: Path) -> None:

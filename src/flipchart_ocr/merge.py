@@ -295,8 +295,7 @@ def protocol_blocks(sheet_field: Field, text: str) -> list[dict[str, str]]:
     if len(lines) != len(sheet_field.lines) or covered != list(range(len(lines))):
         return []
     return [
-        _block("\n".join(lines[i] for i in block.lines), block.kind)
-        for block in sheet_field.blocks
+        _block("\n".join(lines[i] for i in block.lines), block.kind) for block in sheet_field.blocks
     ]
 
 

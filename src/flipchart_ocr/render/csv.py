@@ -40,7 +40,7 @@ _TRIGGER = "=+\\-@\t\r\n\uff1d\uff0b\uff0d\uff20"
 _LIVE_START = re.compile(f"^[ \u00a0]*[{_TRIGGER}]")
 # A spreadsheet that splits at ";" (Excel in a German locale, which ignores our ",") or
 # at tabs starts a new cell inside ours: a trigger there is guarded too.
-_LIVE_INSIDE = re.compile(f"([;\t\r\n][ \u00a0\"]*)([{_TRIGGER}])")
+_LIVE_INSIDE = re.compile(f'([;\t\r\n][ \u00a0"]*)([{_TRIGGER}])')
 
 
 def defuse(cell: str) -> str:

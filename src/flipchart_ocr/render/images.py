@@ -35,7 +35,9 @@ def sheet_picture(
         with Image.open(path) as image:
             picture = image.convert("RGB")
     except FileNotFoundError:
-        context.warn(f"{sheet['id']}: sheet image {path} not found; the protocol shows a placeholder")
+        context.warn(
+            f"{sheet['id']}: sheet image {path} not found; the protocol shows a placeholder"
+        )
         return None
     except (OSError, UnidentifiedImageError) as e:
         context.warn(f"{sheet['id']}: sheet image {path} cannot be read ({e}); placeholder shown")
