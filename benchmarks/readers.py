@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from flipchart_ocr import ctc  # noqa: E402
 from flipchart_ocr.evaluate import Tally, edit_distance  # noqa: E402
 from flipchart_ocr.io import read_photo  # noqa: E402
+from flipchart_ocr.ocr import OcrOptions  # noqa: E402
 from flipchart_ocr.pipeline import ProcessOptions, read_fields, rectified_as  # noqa: E402
 from flipchart_ocr.readers import ppocr, wordlists  # noqa: E402
 from flipchart_ocr.templates import FREEFORM_ID, load_templates  # noqa: E402
@@ -133,6 +134,7 @@ def main() -> None:
     r.add_argument("--detect-sides", default=",".join(map(str, ProcessOptions.detect_sides)))
     r.add_argument("--templates", type=Path)
     r.add_argument("--dump", action="store_true", help="print every field read wrong")
+    r.add_argument("--no-words", action="store_true", help="greedy decoding, no word lists")
     d = sub.add_parser("dhsd")
     d.add_argument("root", type=Path)
     d.add_argument("--writers", default="25-29")
@@ -142,6 +144,7 @@ def main() -> None:
         cache(args.samples, args.folder, args.templates)
     elif args.command == "run":
         options = ProcessOptions(
+            preprocessing=OcrOptions(decode_words=not args.no_words),
             lang=args.lang,
             detect_sides=tuple(int(x) for x in args.detect_sides.split(",")),
             threads=ppocr.default_threads(),

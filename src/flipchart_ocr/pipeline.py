@@ -23,11 +23,12 @@ from . import (
     fields,
     handwriting,
     identify,
+    layout,
     ocr,
     rectify,
     segment,
 )
-from .document import Field, Line, Sheet, Step
+from .document import Block, Field, Line, Sheet, Step
 from .errors import UnknownTemplate
 from .io import read_photo
 from .readers import ppocr, wordlists
@@ -337,9 +338,12 @@ def read_sheet_ppocr(image: np.ndarray, template: Template, options: ProcessOpti
         if options.preprocessing.decode_words
         else None
     )
-    lines = ppocr.read(image, known, options.detect_sides, options.threads)
+    regions = [fields.field_pixel_box(f, (width, height)) for f in template.fields]
+    lines = ppocr.read(image, known, options.detect_sides, options.threads, regions)
+    blocks: list[tuple[Block, ...]] = [() for _ in template.fields]
     if template.id == FREEFORM_ID:
-        per_field = [sorted(lines, key=lambda line: (line.bbox[1], line.bbox[0]))]
+        ordered, found_blocks = layout.arrange(lines, image)
+        per_field, blocks = [ordered], [tuple(found_blocks)]
     else:
         per_field = fields.assign(lines, template, (width, height))
     return [
@@ -350,8 +354,11 @@ def read_sheet_ppocr(image: np.ndarray, template: Template, options: ProcessOpti
             confidence=ocr.field_confidence(found),
             lines=tuple(found),
             box=segment.field_pixel_box(template_field, (width, height), content=False),
+            blocks=field_blocks,
         )
-        for template_field, found in zip(template.fields, per_field, strict=True)
+        for template_field, found, field_blocks in zip(
+            template.fields, per_field, blocks, strict=True
+        )
     ]
 
 

@@ -277,6 +277,32 @@ def _inside(box: Box, container: Box) -> float:
     return max(overlap_w, 0) * max(overlap_h, 0) / max(w * h, 1)
 
 
+# A line crosses into a region if this share of its width lies there (and at least
+# one line height: a letter poking over a box line does not count).
+REGION_SHARE = 0.15
+
+
+def split_at_regions(box: Box, regions: list[tuple[int, int, int, int]]) -> list[Box]:
+    """``box`` cut at the borders of the regions it runs across, or ``box`` itself.
+
+    Writing in two neighbouring fields can come close enough for the detector to take
+    it for one line ("BEGEGNUNGEN" in a topic field and "FR. LIBUDA" beside it).
+    """
+    x, y, w, h = box.bbox
+    parts = []
+    for rx, ry, rw, rh in regions:
+        left, right = max(x, rx), min(x + w, rx + rw)
+        top, bottom = max(y, ry), min(y + h, ry + rh)
+        if right - left >= max(REGION_SHARE * w, min(h, w)) and bottom - top >= 0.5 * h:
+            parts.append((left, right, top, bottom))
+    if len(parts) < 2:
+        return [box]
+    return [
+        Box(np.clip(box.corners, [left, top], [right, bottom]).astype(np.float32), box.score)
+        for left, right, top, bottom in parts
+    ]
+
+
 def boxes_from_map(probability: np.ndarray) -> list[Box]:
     """DB post-processing: regions of the probability map as grown, rotated boxes."""
     mask = (probability > DET_THRESHOLD).astype(np.uint8)
@@ -331,11 +357,21 @@ def straightened(image: np.ndarray, box: Box) -> np.ndarray:
 
 
 def read(
-    image: np.ndarray, lexicon: ctc.Lexicon | None, sides: tuple[int, ...], threads: int = 1
+    image: np.ndarray,
+    lexicon: ctc.Lexicon | None,
+    sides: tuple[int, ...],
+    threads: int = 1,
+    regions: list[tuple[int, int, int, int]] | None = None,
 ) -> list[Line]:
-    """Every text line of a BGR image: found, straightened, read and decoded."""
+    """Every text line of a BGR image: found, straightened, read and decoded.
+
+    ``regions`` (x, y, w, h: a template's field boxes): a detected line that runs across
+    two of them is read as one line per region.
+    """
     found = models(threads)
     boxes = found.detect(image, sides)
+    if regions:
+        boxes = [part for box in boxes for part in split_at_regions(box, regions)]
     probabilities = found.recognise([straightened(image, box) for box in boxes])
     lines = []
     for box, row in zip(boxes, probabilities, strict=True):
