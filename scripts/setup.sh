@@ -13,8 +13,10 @@ dev=0
 system_packages=(tesseract-ocr tesseract-ocr-deu tesseract-ocr-eng wngerman)
 if [ "$dev" = 1 ]; then
   # handwriting fonts for the sample generator; Chromium for the review app's browser tests
+  # and, with poppler-utils' pdftotext, for checking the printed HTML protocol
   system_packages+=(fonts-dejavu-core fonts-dkg-handwriting fonts-bwht fonts-humor-sans fonts-breip
-                    fonts-femkeklaver fonts-rufscript fonts-sjfonts chromium chromium-driver)
+                    fonts-femkeklaver fonts-rufscript fonts-sjfonts chromium chromium-driver
+                    poppler-utils)
 fi
 
 missing=()

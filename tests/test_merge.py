@@ -14,7 +14,7 @@ from flipchart_ocr.schemas import load_schema
 from flipchart_ocr.templates import Template
 
 from .conftest import place_in_photo, render_sheet
-from .fixtures import copy_out, run, set_ocr_text, sheet_json, write
+from .fixtures import add_board, copy_out, run, set_ocr_text, sheet_json, write
 
 CORRECTIONS = """\
 # the reviewer's work: comments and order must survive merge and render
@@ -59,7 +59,9 @@ def test_sections_follow_the_template_order_with_freeform_last(tmp_path: Path) -
     assert [s["id"] for s in protocol["sheets"]] == ["IMG_0002", "IMG_0003", "IMG_0001"]
     # the unreadable photo is left out, with a warning naming it and why
     assert "IMG_0004: left out of the protocol: photos/IMG_0004.jpg: truncated image" in err
-    assert protocol["omitted"] == [{"id": "IMG_0004", "reason": "unreadable"}]
+    assert protocol["omitted"] == [
+        {"id": "IMG_0004", "reason": "unreadable", "detail": "photos/IMG_0004.jpg: truncated image"}
+    ]
 
 
 def test_protocol_validates_against_its_schema(tmp_path: Path) -> None:
@@ -107,6 +109,86 @@ def test_corrections_are_applied_and_nothing_else_changes(tmp_path: Path) -> Non
                 assert "ocr_text" not in got
 
 
+def test_only_a_person_checks_a_field(tmp_path: Path) -> None:
+    protocol, _ = merge(tmp_path, CORRECTIONS + "  IMG_0003:\n    reviewed: true\n")
+    checked = {
+        (s["id"], f["id"]): (f["origin"], f["checked"])
+        for s in protocol["sheets"]
+        for f in s["fields"]
+    }
+    assert checked[("IMG_0002", "laeuft_gut")] == ("corrected", True)  # typed text
+    # a replace fixes a misreading; the rest of the field is still unread by anyone
+    assert checked[("IMG_0002", "handlungsbedarfe")] == ("corrected", False)
+    assert checked[("IMG_0002", "worauf_kommt_es_an")] == ("corrected", False)
+    assert checked[("IMG_0001", "text")] == ("ocr", False)
+    # a sheet marked reviewed: a person has compared every field with the photo
+    assert {v[1] for k, v in checked.items() if k[0] == "IMG_0003"} == {True}
+
+
+# -- a freeform field's blocks (cards, bullets, a heading) ---------------------------------
+
+BOARD_BLOCKS = [
+    {"text": "Ideen für den Stadtteil", "kind": "heading"},
+    {"text": "Mehr Bänke\nam Marktplatz", "kind": "card"},
+    {"text": "Spielplatz für\nKinder renovleren", "kind": "card"},
+    {"text": "Open Space\nim Herbst", "kind": "card"},
+    {"text": "- Kitaplätze", "kind": "bullet"},
+    {"text": "- Sprachcafé im\nStadtteilbüro", "kind": "bullet"},
+]
+
+
+def board_field(tmp_path: Path, corrections: str | None = None) -> dict[str, Any]:
+    add_board(copy_out(tmp_path))
+    protocol, _ = merge(tmp_path, corrections)
+    jsonschema.validate(protocol, load_schema("protocol"))
+    return fields_of(protocol, "IMG_0101")["text"]
+
+
+def test_blocks_from_ocr_group_the_lines_as_the_reader_did(tmp_path: Path) -> None:
+    field = board_field(tmp_path)
+    assert field["blocks"] == BOARD_BLOCKS
+    assert "\n".join(b["text"] for b in field["blocks"]) == field["text"]
+
+
+def test_blocks_carry_replacements_and_learned_fixes(tmp_path: Path) -> None:
+    field = board_field(tmp_path, 'replace:\n  "renovleren": "renovieren"\n')
+    assert field["blocks"][2] == {"text": "Spielplatz für\nKinder renovieren", "kind": "card"}
+
+
+def test_blocks_of_a_corrected_text_are_its_paragraphs(tmp_path: Path) -> None:
+    # the reviewer keeps the grouping: blank lines between the blocks, kinds stay
+    paragraphs = [b["text"] for b in BOARD_BLOCKS]
+    paragraphs[2] = "Spielplatz für Kinder renovieren"
+    text = "\n\n".join(paragraphs)
+    entry = "sheets:\n  IMG_0101:\n    fields:\n      text:\n        text: |\n"
+    typed = entry + "".join(f"          {line}\n" for line in text.split("\n"))
+    field = board_field(tmp_path, typed.replace("          \n", "\n"))
+    assert field["origin"] == "corrected"
+    assert [b["text"] for b in field["blocks"]] == paragraphs
+    assert [b["kind"] for b in field["blocks"]] == [b["kind"] for b in BOARD_BLOCKS]
+
+    # two paragraphs where the reader saw six blocks: the kinds no longer apply
+    field = board_field(tmp_path / "b", entry + "          Ideen\n\n          Bänke\n")
+    assert field["blocks"] == [{"text": "Ideen"}, {"text": "Bänke"}]
+
+
+def test_a_rewritten_text_drops_the_blocks_but_no_text(tmp_path: Path) -> None:
+    entry = "sheets:\n  IMG_0101:\n    fields:\n      text:\n        text: Alles neu\n"
+    field = board_field(tmp_path, entry)
+    assert field["text"] == "Alles neu" and "blocks" not in field
+
+
+def test_blocks_that_miss_a_line_are_not_trusted(tmp_path: Path) -> None:
+    out = copy_out(tmp_path)
+    add_board(out)
+    document = sheet_json(out, "IMG_0101")
+    del document["fields"][0]["blocks"][3]  # "Open Space / im Herbst" in no block
+    (out / "IMG_0101.json").write_text(json.dumps(document, ensure_ascii=False), "utf-8")
+    protocol, _ = merge(tmp_path, None)
+    field = fields_of(protocol, "IMG_0101")["text"]
+    assert "blocks" not in field and "Open Space\nim Herbst" in field["text"]
+
+
 def test_sheet_image_is_recorded_relative_to_the_protocol(tmp_path: Path) -> None:
     protocol, _ = merge(tmp_path)
     for sheet in protocol["sheets"]:
@@ -118,7 +200,9 @@ def test_sheet_image_is_recorded_relative_to_the_protocol(tmp_path: Path) -> Non
 def test_skip_leaves_the_sheet_out(tmp_path: Path) -> None:
     protocol, _ = merge(tmp_path, "sheets:\n  IMG_0003:\n    skip: true\n")
     assert [s["id"] for s in protocol["sheets"]] == ["IMG_0002", "IMG_0001"]
-    assert {"id": "IMG_0003", "reason": "skip"} in protocol["omitted"]
+    skipped = next(o for o in protocol["omitted"] if o["id"] == "IMG_0003")
+    assert skipped["reason"] == "skip"
+    assert skipped["detail"].endswith("event.yaml:2: skip: true")
 
 
 def test_corrections_file_is_byte_identical_after_merge_and_render(tmp_path: Path) -> None:
@@ -203,6 +287,26 @@ def test_broken_sheet_json_is_named_and_the_rest_is_merged(tmp_path: Path) -> No
     assert "no such sheet" not in err
     protocol = json.loads((tmp_path / "p.json").read_text(encoding="utf-8"))
     assert [s["id"] for s in protocol["sheets"]] == ["IMG_0002", "IMG_0001"]
+    # listed with the unreadable photo, so that render can name both
+    assert [(o["id"], o["reason"]) for o in protocol["omitted"]] == [
+        ("IMG_0003", "corrupt"),
+        ("IMG_0004", "unreadable"),
+    ]
+    assert protocol["omitted"][0]["detail"].startswith("IMG_0003.json: not a readable JSON file")
+    jsonschema.validate(protocol, load_schema("protocol"))
+
+
+def test_an_invalid_sheet_json_is_omitted_as_corrupt(tmp_path: Path) -> None:
+    out = copy_out(tmp_path)
+    document = sheet_json(out, "IMG_0003")
+    document["fields"][0]["confidence"] = "hoch"
+    (out / "IMG_0003.json").write_text(json.dumps(document), encoding="utf-8")
+    code, _, err = run("merge", out, "-o", tmp_path / "p.json")
+    assert code == 1 and "IMG_0003.json: not a valid sheet JSON" in err
+    protocol = json.loads((tmp_path / "p.json").read_text(encoding="utf-8"))
+    corrupt = protocol["omitted"][0]
+    assert corrupt["id"] == "IMG_0003" and corrupt["reason"] == "corrupt"
+    assert "fields/0/confidence" in corrupt["detail"]
 
 
 def test_a_protocol_inside_the_output_folder_is_ignored(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import html
 import io
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from PIL import Image
 from flipchart_ocr.render import display_date
 from flipchart_ocr.render.markdown import escape as md_escape
 
-from .fixtures import copy_out, run, write
+from .fixtures import FIXTURE_OUT, copy_out, run, write
 
 HOSTILE = '<script>alert("x")</script> & *fett* _kursiv_ [Link](http://x) <img src=x>'
 
@@ -81,7 +82,12 @@ def test_markdown_shows_event_sections_labels_and_corrected_text(protocol_path: 
     assert "viele Vereine\\\n\\- gute Nachbarschaft\\\n" in text
     assert "Resser Mark beleben" in text and "Reser Mat" not in text
     assert "![Foto IMG_0002](out/IMG_0002.sheet.jpg)" in text
-    assert "IMG_0004" not in text
+    # the unreadable photo has no section of its own: it is listed as left out, with why
+    assert "### IMG_0004" not in text
+    assert (
+        "## Nicht im Protokoll (1)\n\n- **IMG_0004**: Foto nicht lesbar (photos/IMG_0004.jpg"
+        in text
+    )
 
 
 def test_markdown_escapes_what_people_wrote(protocol_path: Path) -> None:
@@ -93,6 +99,7 @@ def test_markdown_escapes_what_people_wrote(protocol_path: Path) -> None:
 
 def test_markdown_keeps_every_uncorrected_line(protocol_path: Path) -> None:
     text, _ = render(protocol_path, "protocol.md")
+    text = text.replace("\\[?\\]", "")  # the marks after words read unsure
     for field in uncorrected_fields(protocol_of(protocol_path)):
         for line in field["text"].split("\n"):
             assert md_escape(line.strip()) in text
@@ -136,7 +143,7 @@ def test_html_is_one_file_with_the_corrected_text_escaped(protocol_path: Path) -
 
 def test_html_keeps_every_uncorrected_line(protocol_path: Path) -> None:
     text, _ = render(protocol_path, "protocol.html")
-    unmarked = re.sub(r'<span class="doubtful"[^>]*>(.*?)</span>', r"\1", text)
+    unmarked = re.sub(DOUBTFUL_SPAN, r"\1", text)
     for field in uncorrected_fields(protocol_of(protocol_path)):
         for line in field["text"].split("\n"):
             assert html.escape(line) in unmarked
@@ -145,7 +152,7 @@ def test_html_keeps_every_uncorrected_line(protocol_path: Path) -> None:
 def test_html_marks_the_words_tesseract_was_unsure_of(protocol_path: Path) -> None:
     protocol = protocol_of(protocol_path)
     text, _ = render(protocol_path, "protocol.html")
-    marked = re.findall(r'<span class="doubtful"[^>]*>(.*?)</span>', text)
+    marked = re.findall(DOUBTFUL_SPAN, text)
     # IMG_0003 laeuft_gut was read "uhiaer Beaik" (confidence 5 and 0): both flagged
     fields = {f["id"]: f for s in protocol["sheets"] if s["id"] == "IMG_0003" for f in s["fields"]}
     assert {"uhiaer", "Beaik"} <= set(fields["laeuft_gut"]["doubtful"])
@@ -159,6 +166,9 @@ def test_html_marks_the_words_tesseract_was_unsure_of(protocol_path: Path) -> No
         if f["id"] == "laeuft_gut"
     )
     assert "Einkzufen" not in marked  # read with confidence 87
+
+
+DOUBTFUL_SPAN = r'<span class="doubtful"[^>]*>(.*?)<span class="mark">\[\?\]</span></span>'
 
 
 def _embedded_images(text: str) -> list[Image.Image]:
@@ -206,14 +216,22 @@ def _rows(text: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
 
 
+def guarded(line: str) -> str:
+    """What the CSV holds for a line of these fixtures: a formula start gets a '."""
+    return "'" + line if line[:1] in "=+-@" else line
+
+
 def test_csv_has_one_row_per_field_line(protocol_path: Path) -> None:
     text, _ = render(protocol_path, "protocol.csv")
     raw = (protocol_path.parent / "protocol.csv").read_bytes()
-    assert raw.startswith(b"\xef\xbb\xbfsheet,template,field,line,text,origin,confidence,label\r\n")
-    rows = _rows(text)
+    assert raw.startswith(
+        b"\xef\xbb\xbfsheet,template,field,line,text,origin,confidence,label,"
+        b"checked,doubtful,block,block_kind,omitted,event\r\n"
+    )
+    rows = [r for r in _rows(text) if not r["omitted"]]
     protocol = protocol_of(protocol_path)
     expected = [
-        (s["id"], s["template"], f["id"], str(n), line, f["origin"], str(f["confidence"]))
+        (s["id"], s["template"], f["id"], str(n), guarded(line), f["origin"], str(f["confidence"]))
         for s in protocol["sheets"]
         for f in s["fields"]
         for n, line in enumerate(f["text"].split("\n"), start=1)
@@ -224,7 +242,8 @@ def test_csv_has_one_row_per_field_line(protocol_path: Path) -> None:
     ]
     assert got == expected
     corrected = [r for r in rows if r["sheet"] == "IMG_0002" and r["field"] == "laeuft_gut"]
-    assert [r["text"] for r in corrected] == ["viele Vereine", "- gute Nachbarschaft", HOSTILE]
+    # "- gute" would be a formula to a spreadsheet: guarded (see the CSV tests below)
+    assert [r["text"] for r in corrected] == ["viele Vereine", "'- gute Nachbarschaft", HOSTILE]
     assert {r["origin"] for r in corrected} == {"corrected"}
     assert corrected[0]["label"] == "Was läuft gut bei uns im Stadtbezirk..."
 
@@ -243,11 +262,32 @@ def test_unknown_suffix_is_bad_usage(protocol_path: Path) -> None:
     assert not (protocol_path.parent / "protocol.pdf").exists()
 
 
-def test_invalid_protocol_writes_nothing(tmp_path: Path) -> None:
+def test_invalid_protocol_is_bad_input_and_writes_nothing(tmp_path: Path) -> None:
     bad = write(tmp_path / "protocol.json", json.dumps({"schema_version": 1, "sheets": []}))
     code, _, err = run("render", bad, "-o", tmp_path / "p.html")
-    assert code == 1 and "not a protocol JSON" in err and "event" in err
+    assert code == 2 and "not a protocol JSON" in err and "event" in err
+    assert err.count("\n") == 1
+    write(bad, '{"schema_version": 1, "event": {}, "sheets": [')
+    code, _, err = run("render", bad, "-o", tmp_path / "p.html")
+    assert code == 2 and f"{bad}: not a readable JSON file" in err
     assert not (tmp_path / "p.html").exists()
+
+
+@pytest.mark.parametrize("suffix", ["md", "html", "docx", "csv"])
+def test_a_protocol_without_sheets_is_refused(tmp_path: Path, suffix: str) -> None:
+    # every photo failed or was skipped: an empty document would look like a protocol
+    out = tmp_path / "out"
+    out.mkdir()
+    shutil.copy(FIXTURE_OUT / "IMG_0004.json", out)
+    code, _, err = run("merge", out, "-o", tmp_path / "protocol.json")
+    assert code == 0, err
+    code, _, err = run("render", tmp_path / "protocol.json", "-o", tmp_path / f"p.{suffix}")
+    assert code == 1
+    assert err == (
+        f"error: {tmp_path / 'protocol.json'}: no sheets to render;"
+        " left out: IMG_0004 (unreadable); nothing written\n"
+    )
+    assert not (tmp_path / f"p.{suffix}").exists()
 
 
 def test_render_refuses_to_overwrite_its_input(protocol_path: Path) -> None:
@@ -267,14 +307,16 @@ def test_protocol_without_event_or_sections_still_renders(tmp_path: Path) -> Non
                 "template": "freeform",
                 "source": {"path": "a.jpg"},
                 "fields": [
-                    {"id": "text", "label": "", "text": "x", "origin": "ocr", "confidence": 90}
+                    # a protocol from before "checked": a corrected field counts as checked
+                    {"id": "text", "label": "", "text": "x", "origin": "corrected", "confidence": 9}
                 ],
             }
         ],
     }
     path = write(tmp_path / "p.json", json.dumps(minimal))
     text, _ = render(path, "p.md")
-    assert text.startswith("# Fotoprotokoll\n") and "## freeform" in text
+    # the title is not said twice; nothing is marked, so no legend either
+    assert text == "# Fotoprotokoll\n\n## freeform\n\n### a\n\nx\n"
     text, err = render(path, "p.html")
     assert "Foto nicht gefunden" in text and "no sheet image recorded" in err
 

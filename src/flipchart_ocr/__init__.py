@@ -11,7 +11,7 @@ PIPELINE_VERSION = "12"
 # whichever reading fits the German word list better (pipeline.read_fields,
 # handwriting.py). Here, not in pipeline.py, so that the command line knows them
 # without importing OpenCV.
-ENGINES = ("tesseract", "hybrid")
+ENGINES = ("ppocr", "tesseract", "hybrid")
 DEFAULT_ENGINE = "hybrid"
 
 SCHEMA_VERSION = 1

@@ -15,7 +15,7 @@ import click
 
 from . import DEFAULT_ENGINE, ENGINES, __version__
 from .corrections import Corrections, load_corrections
-from .errors import ExitCode, FlipchartError
+from .errors import ExitCode, FlipchartError, UsageError
 from .learn import DEFAULT_MIN_SEEN, typed_words
 from .schemas import SCHEMA_NAMES, load_schema
 from .templates import load_templates
@@ -379,7 +379,7 @@ def merge(
         loaded,
         templates,
         output,
-        folder.failed_ids,
+        folder.failed_reasons,
         learn_min_seen=0 if no_learn else learn_min,
     )
     _warn_all(folder.ignored + result.warnings)
@@ -409,23 +409,32 @@ def merge(
     "--output",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The document to write: .md, .html or .csv.",
+    help="The document to write: .md, .html, .docx or .csv.",
 )
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["md", "html", "csv"]),
+    type=click.Choice(["md", "html", "docx", "csv"]),
     help="Format, when the suffix of -o does not say it.",
 )
+@click.option(
+    "--raw",
+    is_flag=True,
+    help="CSV only: write texts exactly as they are, for other tools. Without it, a cell"
+    " that a spreadsheet would run as a formula (starting with = + - @) gets a leading '.",
+)
 @handle_errors
-def render(protocol: Path, output: Path, fmt: str | None) -> None:
-    """Render a protocol JSON as Markdown, one self-contained HTML file, or CSV.
+def render(protocol: Path, output: Path, fmt: str | None, raw: bool) -> None:
+    """Render a protocol JSON as Markdown, one self-contained HTML file, Word, or CSV.
 
-    The HTML file embeds the sheet images: e-mail it, or print it to PDF. The CSV
-    has one row per line of a field. Examples:
+    The HTML file embeds the sheet images: e-mail it, or print it to PDF. The Word
+    file (A4) is for editing. Text nobody has checked is marked "nicht geprüft" and
+    words read unsure "[?]", in every format; sheets left out are listed with why.
+    The CSV has one row per line of a field. Examples:
 
     \b
         flipchart-ocr render protocol.json -o protocol.html
+        flipchart-ocr render protocol.json -o protocol.docx
         flipchart-ocr render protocol.json -o protocol.csv
     """
     from . import render as rendering
@@ -433,13 +442,19 @@ def render(protocol: Path, output: Path, fmt: str | None) -> None:
 
     _refuse_same_file(output, protocol)
     chosen = rendering.format_for(output, fmt)
+    if raw and chosen != "csv":
+        raise UsageError(f"--raw is for CSV output; {output} is {chosen}")
     document = rendering.load_protocol(protocol)
     warnings: list[str] = []
-    context = rendering.RenderContext(protocol.resolve().parent, output, warnings.append)
-    text = rendering.render(document, chosen, context)
+    context = rendering.RenderContext(protocol.resolve().parent, output, warnings.append, raw)
+    content = rendering.render(document, chosen, context)
     _warn_all(warnings)
-    atomic_write(output, text.encode("utf-8"))  # bytes: no newline translation (CSV is CRLF)
-    click.echo(f"{chosen} -> {output}", err=True)
+    atomic_write(output, content)
+    left_out = rendering.omitted(document)
+    summary = f"{len(document['sheets'])} sheets"
+    if left_out:
+        summary += f", {len(left_out)} left out ({', '.join(o.sheet_id for o in left_out)})"
+    click.echo(f"{chosen}: {summary} -> {output}", err=True)
 
 
 @cli.group("corrections")
@@ -511,7 +526,7 @@ def corrections_check(file: Path, out_dir: Path, templates_dir: Path | None) -> 
     loaded = load_corrections(file)
     folder = merging.load_sheets(out_dir)
     protocol = out_dir / "protocol.json"  # only for image paths; nothing is written
-    result = merging.merge(folder.sheets, loaded, templates, protocol, folder.failed_ids)
+    result = merging.merge(folder.sheets, loaded, templates, protocol, folder.failed_reasons)
     _warn_all(folder.ignored + result.warnings)
     for failure in folder.failures:
         click.echo(f"error: {failure}", err=True)

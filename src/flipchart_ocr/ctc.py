@@ -18,6 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from .document import Word
 from .evaluate import is_lexical
 
 BLANK = 0  # class 0 is CTC's blank; class k > 0 is charset[k - 1]
@@ -242,3 +243,33 @@ def in_case_of(read: str, chosen: str) -> str:
         return chosen.upper()
     first = chosen[0].upper() if read[0].isupper() else chosen[0].lower()
     return first + chosen[1:].lower()
+
+
+def read_words(
+    probabilities: np.ndarray, charset: str, lexicon: Lexicon | None = None
+) -> list[Word]:
+    """The words of a row, each with its confidence (0-100: the geometric mean of its
+    letters' probabilities); an unknown word replaced by a nearly as likely known one
+    keeps what the model read in ``read_as`` and is flagged (confidence 50)."""
+    emissions = greedy(probabilities, charset)
+    found = []
+    for word, first, last in _words(emissions, probabilities.shape[1]):
+        if word[0].char == " ":
+            continue
+        chosen = (
+            _with_known_word(word, first, last, probabilities, charset, lexicon)
+            if lexicon
+            else word
+        )
+        as_read = "".join(e.char for e in word)
+        text = "".join(e.char for e in chosen)
+        found.append(Word(text, letters_confidence(chosen), as_read if text != as_read else None))
+    return found
+
+
+def letters_confidence(letters: list[Emission]) -> float:
+    """The geometric mean of the letters' probabilities, 0-100."""
+    if not letters:
+        return 0.0
+    logs = np.log(np.maximum([e.probability for e in letters], 1e-6))
+    return float(100 * np.exp(logs.mean()))

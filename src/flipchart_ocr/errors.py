@@ -62,3 +62,9 @@ class CorrectionsError(FlipchartError):
     """A corrections file is malformed or names unknown sheets or fields."""
 
     exit_code = ExitCode.BAD_USAGE
+
+
+class ModelError(FlipchartError):
+    """A reader's model is missing or damaged: nothing can be read, so nothing is started."""
+
+    exit_code = ExitCode.BAD_USAGE

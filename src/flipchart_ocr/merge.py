@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +60,8 @@ class LoadedFolder:
     sheets: list[LoadedSheet]
     failures: list[str] = field(default_factory=list)  # unreadable sheet JSONs, by name
     failed_ids: list[str] = field(default_factory=list)  # their sheet ids (file stems)
+    # why each could not be read, by sheet id: the protocol lists them under ``omitted``
+    failed_reasons: dict[str, str] = field(default_factory=dict)
     ignored: list[str] = field(default_factory=list)  # other JSON files in the folder
 
 
@@ -81,6 +84,7 @@ def load_sheets(out_dir: Path) -> LoadedFolder:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
             folder.failures.append(f"{path}: not a readable JSON file ({e})")
             folder.failed_ids.append(path.stem)
+            folder.failed_reasons[path.stem] = f"{path.name}: not a readable JSON file ({e})"
             continue
         if not _looks_like_sheet(document):
             # e.g. a protocol.json written into the same folder
@@ -91,8 +95,10 @@ def load_sheets(out_dir: Path) -> LoadedFolder:
         )
         if error is not None:
             where = "/".join(str(p) for p in error.absolute_path) or "top level"
-            folder.failures.append(f"{path}: not a valid sheet JSON ({where}: {error.message})")
+            reason = f"not a valid sheet JSON ({where}: {error.message})"
+            folder.failures.append(f"{path}: {reason}")
             folder.failed_ids.append(path.stem)
+            folder.failed_reasons[path.stem] = f"{path.name}: {reason}"
             continue
         folder.sheets.append(LoadedSheet(Sheet.from_dict(document), path))
     if not folder.sheets and not folder.failures:
@@ -109,14 +115,15 @@ def merge(
     corrections: Corrections | None,
     templates: Mapping[str, Template],
     protocol_path: Path,
-    unavailable: Iterable[str] = (),
+    unavailable: Mapping[str, str] | Iterable[str] = (),
     learn_min_seen: int = DEFAULT_MIN_SEEN,
 ) -> MergeResult:
     """The protocol document of the contract; raises ``CorrectionsError`` before anything else.
 
     ``protocol_path`` is where the protocol will be written: sheet image paths are
     recorded relative to its folder, so the two can be moved together. ``unavailable``:
-    ids of sheet JSONs that could not be read (``LoadedFolder.failed_ids``).
+    ids of sheet JSONs that could not be read, best with why (``LoadedFolder.failed_reasons``):
+    the protocol lists them under ``omitted``.
     ``learn_min_seen``: apply a misreading fixed in this many corrected fields to the
     uncorrected ones (see ``learn``); 0 turns learning off.
     """
@@ -125,17 +132,18 @@ def merge(
     learned = learn_from(sheets, corrections, learn_min_seen)
     used_file_replacements: set[int] = set()
     kept: list[tuple[LoadedSheet, dict[str, Any]]] = []
-    omitted: list[dict[str, str]] = []
+    omitted = _unavailable_sheets(unavailable)
     for loaded in sorted(sheets, key=lambda s: s.sheet.id):
         sheet = loaded.sheet
         entry = corrections.for_sheet(sheet.id)
         if entry is not None and entry.skip:
-            omitted.append({"id": sheet.id, "reason": "skip"})
+            where = corrections.where(entry.line)
+            omitted.append({"id": sheet.id, "reason": "skip", "detail": f"{where}: skip: true"})
             continue
         if sheet.template is None:
             reason = "; ".join(sheet.warnings) or "the photo could not be read"
             warnings.append(f"{sheet.id}: left out of the protocol: {reason}")
-            omitted.append({"id": sheet.id, "reason": "unreadable"})
+            omitted.append({"id": sheet.id, "reason": "unreadable", "detail": reason})
             continue
         warnings.extend(_template_override_warnings(loaded, entry, corrections))
         document, sheet_warnings, used = _merge_sheet(
@@ -156,11 +164,20 @@ def merge(
         "event": dict(corrections.event),
         "sections": sections,
         "sheets": ordered,
-        "omitted": omitted,
+        "omitted": sorted(omitted, key=lambda o: o["id"]),
         "learned": learned.entries(),
         "warnings": warnings,
     }
     return MergeResult(protocol, warnings)
+
+
+def _unavailable_sheets(unavailable: Mapping[str, str] | Iterable[str]) -> list[dict[str, str]]:
+    """The sheet JSONs that could not be read, as ``omitted`` entries (reason ``corrupt``)."""
+    reasons = unavailable if isinstance(unavailable, Mapping) else dict.fromkeys(unavailable, "")
+    return [
+        {"id": sheet_id, "reason": "corrupt", **({"detail": why} if why else {})}
+        for sheet_id, why in reasons.items()
+    ]
 
 
 def _taught(sheets: list[LoadedSheet], corrections: Corrections) -> list[Taught]:
@@ -221,7 +238,12 @@ def _merge_sheet(
             "text": text,
             "origin": resolved.origin,
             "confidence": round(sheet_field.confidence, 1),
+            # A person typed the text or confirmed the sheet; a replace alone checks nothing.
+            "checked": _is_typed(correction) or (entry is not None and entry.reviewed),
         }
+        blocks = protocol_blocks(sheet_field, text)
+        if blocks:
+            document["blocks"] = blocks
         doubtful = [] if _is_typed(correction) else _doubtful_words(text, sheet_field)
         if doubtful:
             document["doubtful"] = doubtful
@@ -248,6 +270,35 @@ def _merge_sheet(
         warnings,
         used,
     )
+
+
+def protocol_blocks(sheet_field: Field, text: str) -> list[dict[str, str]]:
+    """The field's blocks (cards, bullets, a heading) as texts, taken from its final ``text``.
+
+    Built from the text, so a correction reaches them: a text of blank-line separated
+    paragraphs gives one block each; a text with as many lines as the OCR read keeps the
+    reader's grouping of those lines. Otherwise (a rewritten text, blocks that do not
+    cover every line once) there are none, and the field is printed line by line.
+    """
+    if not sheet_field.blocks:
+        return []
+    kinds = [block.kind for block in sheet_field.blocks]
+    paragraphs = [p.strip("\n") for p in re.split(r"\n[ \t]*\n", text) if p.strip()]
+    if len(paragraphs) > 1:
+        if len(paragraphs) != len(kinds):  # the reviewer regrouped them: kinds no longer fit
+            kinds = [""] * len(paragraphs)
+        return [_block(p, kind) for p, kind in zip(paragraphs, kinds, strict=True)]
+    lines = text.split("\n")
+    covered = sorted(i for block in sheet_field.blocks for i in block.lines)
+    if len(lines) != len(sheet_field.lines) or covered != list(range(len(lines))):
+        return []
+    return [
+        _block("\n".join(lines[i] for i in block.lines), block.kind) for block in sheet_field.blocks
+    ]
+
+
+def _block(text: str, kind: str) -> dict[str, str]:
+    return {"text": text, "kind": kind} if kind else {"text": text}
 
 
 def apply_learned(

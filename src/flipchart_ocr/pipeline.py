@@ -20,6 +20,7 @@ from . import (
     DEFAULT_ENGINE,
     PIPELINE_VERSION,
     ctc,
+    fields,
     handwriting,
     identify,
     ocr,
@@ -29,6 +30,7 @@ from . import (
 from .document import Field, Line, Sheet, Step
 from .errors import UnknownTemplate
 from .io import read_photo
+from .readers import ppocr, wordlists
 from .templates import FREEFORM_ID, Template
 
 # The top band of the sheet where titles are printed, read to identify the template.
@@ -46,6 +48,9 @@ class ProcessOptions:
     engine: str = DEFAULT_ENGINE  # see ENGINES
     # The event's own words (names, places), known to the recogniser beside the word list.
     words: frozenset[str] = frozenset()
+    # PP-OCR: the text detector sees the sheet at these sizes (pixels on its longer side).
+    detect_sides: tuple[int, ...] = (640, 1280)
+    threads: int = 1  # onnxruntime threads per worker
 
     def ocr_options(self, psm: int = 6) -> ocr.OcrOptions:
         return replace(self.preprocessing, lang=self.lang, psm=psm, timeout=self.timeout)
@@ -311,6 +316,8 @@ def read_fields(
     warnings: list[str] | None = None,
 ) -> list[Field]:
     """Every field of the sheet read; a field Tesseract timed out on is named in ``warnings``."""
+    if options.engine == "ppocr":
+        return read_sheet_ppocr(image, template, options)
     height, width = image.shape[:2]
     # A freeform sheet has text anywhere, in scattered groups: sparse-text mode
     # finds them all (the automatic page layout, mode 3, drops marker text that it
@@ -359,6 +366,32 @@ def _timeout_warning(timed_out: Field, options: ProcessOptions) -> str:
         f"field {timed_out.id!r}: Tesseract timed out after {options.timeout:g} s"
         f" (--timeout); {kept}"
     )
+
+
+def read_sheet_ppocr(image: np.ndarray, template: Template, options: ProcessOptions) -> list[Field]:
+    """The whole sheet read in one pass; its lines handed to the fields by position."""
+    height, width = image.shape[:2]
+    known = (
+        wordlists.lexicon(options.lang, options.words)
+        if options.preprocessing.decode_words
+        else None
+    )
+    lines = ppocr.read(image, known, options.detect_sides, options.threads)
+    if template.id == FREEFORM_ID:
+        per_field = [sorted(lines, key=lambda line: (line.bbox[1], line.bbox[0]))]
+    else:
+        per_field = fields.assign(lines, template, (width, height))
+    return [
+        Field(
+            id=template_field.id,
+            label=template_field.label,
+            text="\n".join(line.text for line in found),
+            confidence=ocr.field_confidence(found),
+            lines=tuple(found),
+            box=segment.field_pixel_box(template_field, (width, height), content=False),
+        )
+        for template_field, found in zip(template.fields, per_field, strict=True)
+    ]
 
 
 def _digest(items: list[str]) -> str:

@@ -1,30 +1,36 @@
 """The protocol as one self-contained HTML file: to e-mail, to open, to print to PDF.
 
 Every sheet image is embedded as a downscaled JPEG, so the file needs nothing
-beside it. Everything people wrote (and everything OCR read) is escaped.
+beside it. Everything people wrote (and everything OCR read) is escaped. The marks
+for unchecked text are text, not only colour, so that they survive printing in
+black and white and copying the text out.
 """
 
 from __future__ import annotations
 
 import base64
-import io
-import re
 from collections.abc import Iterable
 from html import escape
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, UnidentifiedImageError
-
 from . import (
     WORDS,
+    Paragraph,
     RenderContext,
     display_date,
     document_title,
+    doubtful_words,
     field_lines,
+    field_paragraphs,
+    has_marks,
     is_unchecked,
+    is_unsure,
+    marked_tokens,
+    omitted,
     sections,
 )
+from .images import sheet_picture
 
 # Long side of an embedded image: sharp enough to read handwriting on screen and
 # at A4 print size, small enough (~150-250 kB each) that 40 sheets still e-mail.
@@ -35,6 +41,9 @@ CSS_PATH = Path(__file__).parent / "templates" / "protocol.css"
 
 def render_html(protocol: dict[str, Any], context: RenderContext) -> str:
     body = [_header(protocol)]
+    if has_marks(protocol):
+        body.append(f'<p class="legend">{escape(WORDS["legend"])}</p>')
+    body.append(_omitted(protocol))
     for section in sections(protocol):
         body.append('<section class="template">')
         body.append(f"<h2>{escape(section.name)}</h2>")
@@ -48,7 +57,7 @@ def render_html(protocol: dict[str, Any], context: RenderContext) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         '<meta name="generator" content="flipchart-ocr">\n'
         f"<title>{title}</title>\n<style>\n{css}</style>\n</head>\n<body>\n"
-        + "\n".join(body)
+        + "\n".join(part for part in body if part)
         + "\n</body>\n</html>\n"
     )
 
@@ -68,10 +77,22 @@ def _header(protocol: dict[str, Any]) -> str:
     if event.get("moderation"):
         parts.append(
             f'<p class="moderation">{escape(WORDS["moderation"])}: '
-            f"{_lines(event['moderation'])}</p>"
+            f"{_lines(field_lines(event['moderation']))}</p>"
         )
     parts.append("</header>")
     return "\n".join(parts)
+
+
+def _omitted(protocol: dict[str, Any]) -> str:
+    """Every sheet left out, with why: at the top, where nobody misses it."""
+    entries = omitted(protocol)
+    if not entries:
+        return ""
+    items = "\n".join(
+        f"<li><strong>{escape(o.sheet_id)}</strong>: {escape(o.description)}</li>" for o in entries
+    )
+    heading = f"{WORDS['omitted']} ({len(entries)})"
+    return f'<aside class="omitted">\n<h2>{escape(heading)}</h2>\n<ul>\n{items}\n</ul>\n</aside>'
 
 
 def _sheet(sheet: dict[str, Any], context: RenderContext) -> str:
@@ -86,69 +107,82 @@ def _sheet(sheet: dict[str, Any], context: RenderContext) -> str:
 
 def _field(field_doc: dict[str, Any]) -> str:
     classes = ["field", f"origin-{field_doc['origin']}"]
-    title = ""
+    title = tag = ""
     if is_unchecked(field_doc):
         classes.append("unchecked")
-        confidence = f"{float(field_doc['confidence']):.0f}"
-        title = f' title="{escape(WORDS["unchecked"])} ({WORDS["confidence"]} {confidence})"'
-    heading = f"<h3>{escape(field_doc['label'])}</h3>" if field_doc["label"] else ""
+        tooltip = WORDS["unchecked_title"]
+        if is_unsure(field_doc):
+            tooltip += f" ({WORDS['confidence']} {float(field_doc['confidence']):.0f})"
+        title = f' title="{escape(tooltip)}"'
+        tag = f'<span class="tag">{escape(WORDS["unchecked"])}</span>'
+    if field_doc["label"]:
+        heading = f"<h3>{escape(field_doc['label'])}{' ' + tag if tag else ''}</h3>"
+    else:
+        heading = f'<p class="tag-line">{tag}</p>' if tag else ""
+    doubtful = doubtful_words(field_doc)
+    text = "".join(_paragraph(p, doubtful) for p in _grouped(field_paragraphs(field_doc)))
     return (
         f'<div class="{" ".join(classes)}" data-field="{escape(field_doc["id"])}"{title}>'
-        f"{heading}<p>{_lines(field_doc['text'], field_doc.get('doubtful', ()))}</p></div>"
+        f"{heading}{text}</div>"
     )
 
 
-def _lines(text: str, doubtful: Iterable[str] = ()) -> str:
-    """The text as HTML lines; words Tesseract was unsure of marked (on screen only)."""
-    doubtful = set(doubtful)
-    title = escape(WORDS["doubtful"])
+def _grouped(paragraphs: list[Paragraph]) -> Iterable[Paragraph | list[Paragraph]]:
+    """Consecutive bullets as one list, everything else as it comes."""
+    bullets: list[Paragraph] = []
+    for paragraph in paragraphs:
+        if paragraph.kind == "bullet":
+            bullets.append(paragraph)
+            continue
+        if bullets:
+            yield bullets
+            bullets = []
+        yield paragraph
+    if bullets:
+        yield bullets
 
-    def word(match: re.Match[str]) -> str:
-        token = match.group(0)
-        if token in doubtful:
-            return f'<span class="doubtful" title="{title}">{escape(token)}</span>'
+
+def _paragraph(paragraph: Paragraph | list[Paragraph], doubtful: frozenset[str]) -> str:
+    if isinstance(paragraph, list):
+        items = "".join(f"<li>{_lines(b.lines, doubtful)}</li>" for b in paragraph)
+        return f'<ul class="bullets">{items}</ul>'
+    if paragraph.kind == "heading":
+        return f'<h4 class="block">{_lines(paragraph.lines, doubtful)}</h4>'
+    if paragraph.kind == "item":
+        return f'<p class="item">{_lines(paragraph.lines, doubtful)}</p>'
+    return f"<p>{_lines(paragraph.lines, doubtful)}</p>"
+
+
+def _lines(lines: Iterable[str], doubtful: frozenset[str] = frozenset()) -> str:
+    """Lines as HTML lines; words read unsure marked, in print too ("[?]" is text)."""
+    title = escape(WORDS["doubtful"])
+    mark = f'<span class="mark">{escape(WORDS["doubtful_mark"])}</span>'
+
+    def word(token: str, unsure: bool) -> str:
+        if unsure:
+            return f'<span class="doubtful" title="{title}">{escape(token)}{mark}</span>'
         return escape(token)
 
     return "<br>".join(
-        "".join(word(m) if m.group(0).strip() else m.group(0) for m in _TOKENS.finditer(line))
-        for line in field_lines(text)
+        "".join(word(token, unsure) for token, unsure in marked_tokens(line, doubtful))
+        for line in lines
     )
-
-
-_TOKENS = re.compile(r"\S+|\s+")
 
 
 def _figure(sheet: dict[str, Any], context: RenderContext) -> tuple[str, bool]:
     """The sheet's picture as an embedded JPEG, and whether it is landscape."""
     caption = f"<figcaption>{escape(WORDS['photo'])} {escape(sheet['id'])}</figcaption>"
-    path = context.image_path(sheet)
-    if path is None:
-        context.warn(f"{sheet['id']}: no sheet image recorded; the protocol shows a placeholder")
-    embedded = _embed(path, sheet["id"], context) if path is not None else None
-    if embedded is None:
+    picture = sheet_picture(sheet, context, EMBED_LONG_SIDE, EMBED_QUALITY)
+    if picture is None:
         missing = escape(WORDS["photo_missing"])
         return f'<figure><div class="missing">{missing}</div>{caption}</figure>', False
-    data, width, height = embedded
+    data = base64.b64encode(picture.jpeg).decode("ascii")
     alt = escape(f"{WORDS['photo']} {sheet['id']}")
-    img = f'<img src="data:image/jpeg;base64,{data}" width="{width}" height="{height}" alt="{alt}">'
-    return f"<figure>{img}{caption}</figure>", width > height
-
-
-def _embed(path: Path, sheet_id: str, context: RenderContext) -> tuple[str, int, int] | None:
-    try:
-        with Image.open(path) as image:
-            picture = image.convert("RGB")
-    except FileNotFoundError:
-        context.warn(f"{sheet_id}: sheet image {path} not found; the protocol shows a placeholder")
-        return None
-    except (OSError, UnidentifiedImageError) as e:
-        context.warn(f"{sheet_id}: sheet image {path} cannot be read ({e}); placeholder shown")
-        return None
-    picture.thumbnail((EMBED_LONG_SIDE, EMBED_LONG_SIDE), Image.Resampling.LANCZOS)
-    buffer = io.BytesIO()
-    picture.save(buffer, "JPEG", quality=EMBED_QUALITY, optimize=True, progressive=True)
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return data, picture.width, picture.height
+    img = (
+        f'<img src="data:image/jpeg;base64,{data}" width="{picture.width}"'
+        f' height="{picture.height}" alt="{alt}">'
+    )
+    return f"<figure>{img}{caption}</figure>", picture.landscape
 
 
 def _anchor(sheet_id: str) -> str:

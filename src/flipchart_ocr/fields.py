@@ -1,0 +1,126 @@
+"""Lines read from a whole sheet, handed to the template's fields; printed labels taken out.
+
+A reader that reads the whole rectified sheet in one pass (PP-OCR) sees the printed
+labels as text lines like any other. A field's label is found by its known text, not
+assumed to fill a strip of fixed height: a template without ``label_height``, a label
+printed larger than measured, or handwriting that starts right under the label (or on
+its row) must never lose a handwritten line.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import replace
+
+from rapidfuzz import fuzz
+
+from .document import BBox, Line, Word
+from .templates import Template, TemplateField
+
+# A line is (part of) the label if it matches a stretch of the label this well (0-100).
+LABEL_MATCH = 80
+# A line that starts with the label and goes on is cut after it if the label matches
+# its start this well.
+LABEL_PREFIX_MATCH = 85
+# Labels are printed at the top of their box: only lines whose middle lies in this top
+# share of the box are looked at as label lines.
+LABEL_ZONE = 0.5
+
+
+def field_pixel_box(field: TemplateField, size: tuple[int, int]) -> BBox:
+    width, height = size
+    x, y, w, h = field.box
+    left, top = round(x * width), round(y * height)
+    return left, top, max(round((x + w) * width) - left, 1), max(round((y + h) * height) - top, 1)
+
+
+def assign(lines: list[Line], template: Template, size: tuple[int, int]) -> list[list[Line]]:
+    """Per template field (in template order), the lines that lie mostly inside its box,
+    its label lines taken out, top to bottom. Lines in no field (the printed title,
+    notes in the margin) are left out."""
+    boxes = [field_pixel_box(f, size) for f in template.fields]
+    per_field: list[list[Line]] = [[] for _ in template.fields]
+    for line in lines:
+        overlaps = [_overlap(line.bbox, box) for box in boxes]
+        best = max(range(len(boxes)), key=lambda i: overlaps[i], default=None)
+        if best is not None and overlaps[best] >= 0.5 * _area(line.bbox):
+            per_field[best].append(line)
+    return [
+        without_label(sorted(found, key=_reading_key), field.label, box)
+        for found, field, box in zip(per_field, template.fields, boxes, strict=True)
+    ]
+
+
+def _reading_key(line: Line) -> tuple[int, int]:
+    return line.bbox[1] + line.bbox[3] // 2, line.bbox[0]
+
+
+def without_label(lines: list[Line], label: str, box: BBox) -> list[Line]:
+    """``lines`` of a field without its printed label: label lines dropped, a line that
+    begins with the label cut after it."""
+    target = _normal(label)
+    if not target:
+        return lines
+    zone_bottom = box[1] + LABEL_ZONE * box[3]
+    kept = []
+    for line in lines:
+        if line.bbox[1] + line.bbox[3] / 2 > zone_bottom:
+            kept.append(line)
+            continue
+        rest = after_label(line, target)
+        if rest is not None:
+            kept.append(rest)
+    return kept
+
+
+def after_label(line: Line, label: str) -> Line | None:
+    """What is left of ``line`` once the (normalised) ``label`` is taken out: the line
+    itself, its part after the label, or None where it is all label."""
+    text = _normal(line.text)
+    if len(text) < 3:
+        return line
+    if len(text) <= len(label) + 2:
+        if len(text) >= min(5, len(label)) and fuzz.partial_ratio(text, label) >= LABEL_MATCH:
+            return None
+        return line
+    found = fuzz.partial_ratio_alignment(label, text)
+    if found is None or found.score < LABEL_PREFIX_MATCH or found.dest_start > 2:
+        return line
+    return _cut_before(line, found.dest_end / len(text))
+
+
+def _cut_before(line: Line, share: float) -> Line | None:
+    """The words of ``line`` that start after ``share`` of its text; the box cut to match."""
+    total = len(line.text) or 1
+    position, kept = 0, []
+    for word in line.words or tuple(Word(w, line.confidence) for w in line.text.split()):
+        start = line.text.find(word.text, position)
+        position = start + len(word.text) if start >= 0 else position
+        if start >= 0 and start / total >= share - 0.02:
+            kept.append(word)
+    if not kept:
+        return None
+    first = line.text.find(kept[0].text)
+    x, y, w, h = line.bbox
+    left = x + round(w * first / total)
+    text = " ".join(word.text for word in kept)
+    confidence = sum(word.confidence * len(word.text) for word in kept) / max(len(text), 1)
+    return replace(
+        line, text=text, confidence=confidence, bbox=(left, y, x + w - left, h), words=tuple(kept)
+    )
+
+
+def _normal(text: str) -> str:
+    """Case-folded, NFC, spaces collapsed, trailing dots and colons dropped."""
+    text = unicodedata.normalize("NFC", text).casefold()
+    return " ".join(text.split()).rstrip(".:…* ")
+
+
+def _overlap(a: BBox, b: BBox) -> int:
+    width = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    height = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    return max(width, 0) * max(height, 0)
+
+
+def _area(box: BBox) -> int:
+    return max(box[2], 1) * max(box[3], 1)

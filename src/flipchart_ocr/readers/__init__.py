@@ -1,0 +1,1 @@
+"""The readers: each turns an image into lines of text with confidences."""

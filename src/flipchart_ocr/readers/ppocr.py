@@ -1,0 +1,357 @@
+"""PP-OCRv6 small: PaddleOCR's text detector and line recogniser, run with onnxruntime.
+
+The two ONNX files ship inside the ``rapidocr`` wheel from PyPI (Apache-2.0); we load
+them from the installed package, check their checksums, and never reach for the
+network. We run them ourselves rather than through rapidocr's pipeline so that the
+decoding is ours: the recogniser's 18 710 classes (mostly CJK) are cut down to the
+letters we use, and unknown words may be steered towards the word lists (``decode``).
+
+Detection is a DB (differentiable binarisation) text-probability map; its regions
+above a threshold become rotated boxes, grown by the ratio the model was trained to
+shrink them by. Recognition reads each box, straightened and scaled to 48 px rows,
+into per-frame class probabilities (CTC, one frame per 8 px of the scaled row).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import math
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .. import ctc
+from ..document import Line
+from ..errors import ModelError
+from ..ocr import is_noise, line_confidence
+
+PACKAGE = "rapidocr"
+INSTALL_HINT = "pip install 'rapidocr>=3.9' onnxruntime"
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    name: str
+    sha256: str
+
+
+DETECTOR = ModelFile(
+    "PP-OCRv6_det_small.onnx", "090f04abcd9d9a7498bc4ebf677e4cb9bdce1fe4197ddb7e529f1ef44e1ff94f"
+)
+RECOGNISER = ModelFile(
+    "PP-OCRv6_rec_small.onnx", "6f327246b50388f3c176ae304bd95767ea6dc0c9ae92153ef8cbe210b3c14884"
+)
+
+# The letters we let the recogniser emit: Latin, German, digits, the punctuation people
+# write on flipcharts, and the accented letters of names. Everything else the model
+# knows (CJK, Cyrillic, Greek, IPA, ...) is cut: on German and English sheets such a
+# class is always a misreading.
+CHARSET = (
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    "äöüßÄÖÜ"
+    "0123456789"
+    "!\"#%&'()*+,-./:;<=>?@"
+    "–‘’“”•…€§°"
+    "àáâçèéêëíîïñóôøúûÀÁÂÇÈÉÊÍÎÑÓÔÚÛ"
+)
+
+# Detection: the threshold on the probability map, the mean probability a box needs,
+# and how far a box is grown (PaddleOCR's defaults: 0.3, 0.6, 1.5; rapidocr's 0.3,
+# 0.5, 1.6).
+DET_THRESHOLD = 0.3
+DET_BOX_THRESHOLD = 0.5
+DET_UNCLIP_RATIO = 1.6
+DET_MIN_SIDE = 3  # pixels of the probability map
+DET_MAX_BOXES = 1000
+
+REC_HEIGHT = 48
+REC_MIN_WIDTH = 320  # the width the model was trained at; shorter rows are padded
+REC_MAX_WIDTH = 3200  # a row wider than this (ratio 67) is squeezed
+REC_BATCH = 8  # rows per model call at most
+BATCH_PADDING = 1.1  # rows share a call only if the widest is at most this much wider
+
+
+@dataclass(frozen=True)
+class Box:
+    """A detected text region: its four corners (clockwise from top-left) and score."""
+
+    corners: np.ndarray  # 4 x 2 float32, in pixels of the image given to ``detect``
+    score: float
+
+    @property
+    def bbox(self) -> tuple[int, int, int, int]:
+        x0, y0 = np.floor(self.corners.min(axis=0)).astype(int)
+        x1, y1 = np.ceil(self.corners.max(axis=0)).astype(int)
+        return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
+
+
+def model_dir() -> Path:
+    """Where the installed ``rapidocr`` package keeps its models (not imported: it is slow)."""
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or spec.origin is None:
+        raise ModelError(f"the text reader's models are missing: {INSTALL_HINT}")
+    return Path(spec.origin).parent / "models"
+
+
+def model_path(model: ModelFile) -> Path:
+    """The model's file, checked against its checksum."""
+    path = model_dir() / model.name
+    if not path.is_file():
+        raise ModelError(f"{path}: model file missing; reinstall it: {INSTALL_HINT}")
+    if _sha256(path) != model.sha256:
+        raise ModelError(
+            f"{path}: model file differs from PP-OCRv6 small (checksum); "
+            f"reinstall it: {INSTALL_HINT}"
+        )
+    return path
+
+
+@lru_cache(maxsize=8)
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def settings() -> dict[str, object]:
+    """What shapes this reader's output, for the sheet JSON and the cache key."""
+    return {
+        "detector": {"model": DETECTOR.name, "sha256": DETECTOR.sha256},
+        "recogniser": {"model": RECOGNISER.name, "sha256": RECOGNISER.sha256},
+        "charset": hashlib.sha256(CHARSET.encode()).hexdigest()[:12],
+        "detection": [DET_THRESHOLD, DET_BOX_THRESHOLD, DET_UNCLIP_RATIO],
+    }
+
+
+def _session(path: Path, threads: int):  # noqa: ANN202 (onnxruntime is imported lazily)
+    try:
+        import onnxruntime
+    except ImportError as e:
+        raise ModelError(f"onnxruntime is not installed: {INSTALL_HINT}") from e
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+class Models:
+    """The detector and recogniser sessions, and the recogniser's classes cut to ``CHARSET``."""
+
+    def __init__(self, threads: int = 1) -> None:
+        self.detector = _session(model_path(DETECTOR), threads)
+        self.recogniser = _session(model_path(RECOGNISER), threads)
+        classes = self.recogniser.get_modelmeta().custom_metadata_map["character"].split("\n")
+        # The model's class 0 is CTC's blank, 1..n its dictionary, n+1 a space.
+        position = {char: i + 1 for i, char in enumerate(classes)}
+        kept = [c for c in CHARSET if c in position]
+        self.charset = "".join(kept) + " "
+        self.columns = np.array([0, *(position[c] for c in kept), len(classes) + 1])
+
+    # -- detection ---------------------------------------------------------------------
+
+    def detect(self, image: np.ndarray, sides: tuple[int, ...]) -> list[Box]:
+        """Text regions of a BGR image, detected at each of ``sides`` (pixels on its longer
+        side) and merged (``merge_scales``)."""
+        found = [self.detect_at(image, side) for side in sorted(sides)]
+        merged = found[0]
+        for finer in found[1:]:
+            merged = merge_scales(merged, finer)
+        return merged
+
+    def detect_at(self, image: np.ndarray, max_side: int) -> list[Box]:
+        """Text regions of a BGR image, detected at most ``max_side`` pixels on its longer side."""
+        height, width = image.shape[:2]
+        scale = min(1.0, max_side / max(height, width))
+        scaled_h = max(32, int(round(height * scale / 32)) * 32)
+        scaled_w = max(32, int(round(width * scale / 32)) * 32)
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        scaled = cv2.resize(image, (scaled_w, scaled_h), interpolation=interpolation)
+        tensor = (scaled.astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)[None]
+        probability = self.detector.run(None, {"x": tensor})[0][0, 0]
+        boxes = boxes_from_map(probability)
+        to_image = np.array([width / scaled_w, height / scaled_h], np.float32)
+        return [Box(b.corners * to_image, b.score) for b in boxes]
+
+    # -- recognition -------------------------------------------------------------------
+
+    def recognise(self, rows: list[np.ndarray]) -> list[np.ndarray]:
+        """Per row image (BGR), its class probabilities, classes x frames, over ``charset``
+        (class 0 blank, class k the charset's k-th letter)."""
+        widths = [_scaled_width(row) for row in rows]
+        results: list[np.ndarray] = [np.zeros((len(self.columns), 0), np.float32)] * len(rows)
+        for batch in _batches(widths):
+            width = max(REC_MIN_WIDTH, max(widths[i] for i in batch))
+            tensor = np.zeros((len(batch), 3, REC_HEIGHT, width), np.float32)
+            for slot, i in enumerate(batch):
+                scaled = cv2.resize(
+                    rows[i], (widths[i], REC_HEIGHT), interpolation=_shrink(rows[i])
+                )
+                tensor[slot, :, :, : widths[i]] = scaled.transpose(2, 0, 1) / 127.5 - 1.0
+            output = self.recogniser.run(None, {"x": tensor})[0]
+            frames_per_pixel = output.shape[1] / width
+            for slot, i in enumerate(batch):
+                # Frames over the padding carry nothing: only the row's own frames are kept.
+                frames = max(1, math.ceil(widths[i] * frames_per_pixel))
+                kept = output[slot, :frames][:, self.columns]
+                kept /= np.maximum(kept.sum(axis=1, keepdims=True), 1e-9)
+                results[i] = kept.T.astype(np.float32)
+        return results
+
+
+def _batches(widths: list[int]) -> list[list[int]]:
+    """Rows grouped for the model by width, so that a row is padded by little.
+
+    The recogniser attends across the whole row, padding included: a short row padded
+    to a long one's width reads worse ("Räumlichkeiten für alle Gruppen" lost its last
+    two words beside a row twice as wide), and the padding costs time. Rows narrower
+    than the model's training width are padded to it, as in training.
+    """
+    order = sorted(range(len(widths)), key=lambda i: widths[i])
+    batches: list[list[int]] = []
+    for i in order:
+        padded = max(REC_MIN_WIDTH, widths[i])
+        if (
+            batches
+            and len(batches[-1]) < REC_BATCH
+            and padded <= BATCH_PADDING * max(REC_MIN_WIDTH, widths[batches[-1][0]])
+        ):
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    return batches
+
+
+def _scaled_width(row: np.ndarray) -> int:
+    height, width = row.shape[:2]
+    return int(np.clip(math.ceil(REC_HEIGHT * width / max(height, 1)), 8, REC_MAX_WIDTH))
+
+
+def _shrink(row: np.ndarray) -> int:
+    return cv2.INTER_AREA if row.shape[0] > REC_HEIGHT else cv2.INTER_LINEAR
+
+
+# A coarse box is replaced by the finer boxes inside it when they cover this share of it.
+FINER_COVER = 0.5
+
+
+def merge_scales(coarse: list[Box], fine: list[Box]) -> list[Box]:
+    """Boxes found at two scales, merged.
+
+    The detector is scale-sensitive: a fine scale reads small print and keeps close
+    handwritten lines apart, but misses thick marker writing, which a coarse scale
+    finds (the delphine sample's two fields: found at 640 px, not at 1280). A coarse
+    box that the fine boxes cover well gives way to them; one they do not cover stays,
+    and the fine fragments inside it go.
+    """
+    kept_coarse = [b for b in coarse if _covered(b, fine) < FINER_COVER]
+    kept_fine = [f for f in fine if not any(_inside(f, c) > 0.5 for c in kept_coarse)]
+    return kept_coarse + kept_fine
+
+
+def _covered(box: Box, others: list[Box]) -> float:
+    """The share of ``box``'s bounding rectangle covered by ``others``' rectangles."""
+    x, y, w, h = box.bbox
+    if w <= 0 or h <= 0:
+        return 1.0
+    mask = np.zeros((h, w), np.uint8)
+    for other in others:
+        ox, oy, ow, oh = other.bbox
+        mask[max(oy - y, 0) : max(oy + oh - y, 0), max(ox - x, 0) : max(ox + ow - x, 0)] = 1
+    return float(mask.mean())
+
+
+def _inside(box: Box, container: Box) -> float:
+    """The share of ``box``'s rectangle that lies inside ``container``'s."""
+    x, y, w, h = box.bbox
+    cx, cy, cw, ch = container.bbox
+    overlap_w = min(x + w, cx + cw) - max(x, cx)
+    overlap_h = min(y + h, cy + ch) - max(y, cy)
+    return max(overlap_w, 0) * max(overlap_h, 0) / max(w * h, 1)
+
+
+def boxes_from_map(probability: np.ndarray) -> list[Box]:
+    """DB post-processing: regions of the probability map as grown, rotated boxes."""
+    mask = (probability > DET_THRESHOLD).astype(np.uint8)
+    mask = cv2.dilate(mask, np.ones((2, 2), np.uint8))
+    contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+    boxes = []
+    for contour in contours[:DET_MAX_BOXES]:
+        (cx, cy), (w, h), angle = cv2.minAreaRect(contour)
+        if min(w, h) < DET_MIN_SIDE:
+            continue
+        score = _mean_inside(probability, cv2.boxPoints(((cx, cy), (w, h), angle)))
+        if score < DET_BOX_THRESHOLD:
+            continue
+        # The model marks a shrunk core of each text line; grow it back by the distance
+        # PaddleOCR's training shrank it by: area * ratio / perimeter.
+        grow = w * h * DET_UNCLIP_RATIO / (2 * (w + h))
+        grown = ((cx, cy), (w + 2 * grow, h + 2 * grow), angle)
+        if min(grown[1]) < DET_MIN_SIDE + 2:
+            continue
+        boxes.append(Box(clockwise(cv2.boxPoints(grown)), float(score)))
+    return boxes
+
+
+def _mean_inside(probability: np.ndarray, corners: np.ndarray) -> float:
+    height, width = probability.shape
+    x0, y0 = np.clip(np.floor(corners.min(axis=0)).astype(int), 0, [width - 1, height - 1])
+    x1, y1 = np.clip(np.ceil(corners.max(axis=0)).astype(int), 0, [width - 1, height - 1])
+    mask = np.zeros((y1 - y0 + 1, x1 - x0 + 1), np.uint8)
+    cv2.fillPoly(mask, [(corners - [x0, y0]).astype(np.int32)], 1)
+    return float(cv2.mean(probability[y0 : y1 + 1, x0 : x1 + 1], mask)[0])
+
+
+def clockwise(points: np.ndarray) -> np.ndarray:
+    """Four points ordered top-left, top-right, bottom-right, bottom-left."""
+    by_x = points[np.argsort(points[:, 0], kind="stable")]
+    left = by_x[:2][np.argsort(by_x[:2, 1], kind="stable")]
+    right = by_x[2:][np.argsort(by_x[2:, 1], kind="stable")]
+    return np.array([left[0], right[0], right[1], left[1]], np.float32)
+
+
+def straightened(image: np.ndarray, box: Box) -> np.ndarray:
+    """The box's pixels, warped upright to a rectangle (its longer sides horizontal)."""
+    tl, tr, br, bl = box.corners
+    width = int(round(max(np.linalg.norm(tr - tl), np.linalg.norm(br - bl))))
+    height = int(round(max(np.linalg.norm(bl - tl), np.linalg.norm(br - tr))))
+    width, height = max(width, 1), max(height, 1)
+    target = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
+    matrix = cv2.getPerspectiveTransform(box.corners, target)
+    return cv2.warpPerspective(
+        image, matrix, (width, height), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
+    )
+
+
+def read(
+    image: np.ndarray, lexicon: ctc.Lexicon | None, sides: tuple[int, ...], threads: int = 1
+) -> list[Line]:
+    """Every text line of a BGR image: found, straightened, read and decoded."""
+    found = models(threads)
+    boxes = found.detect(image, sides)
+    probabilities = found.recognise([straightened(image, box) for box in boxes])
+    lines = []
+    for box, row in zip(boxes, probabilities, strict=True):
+        words = tuple(ctc.read_words(row, found.charset, lexicon))
+        text = " ".join(w.text for w in words)
+        line = Line(text, line_confidence(words), box.bbox, words, reader="ppocr")
+        if not is_noise(line):
+            lines.append(line)
+    return lines
+
+
+@lru_cache(maxsize=2)
+def models(threads: int = 1) -> Models:
+    """One pair of sessions per process: loading them costs more than reading a sheet."""
+    return Models(threads)
+
+
+def default_threads() -> int:
+    return max(1, min(2, os.cpu_count() or 1))

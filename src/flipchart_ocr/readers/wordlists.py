@@ -1,0 +1,82 @@
+"""The word lists a reader may steer unknown words towards, chosen by ``--lang``.
+
+``deu`` is Debian's ``wngerman`` (/usr/share/dict/ngerman), ``eng`` Debian's British and
+American lists (``wbritish``, ``wamerican``); ``deu+eng`` both. An English word on a German
+sheet is safe either way: a word is replaced only where the model finds the known word
+nearly as likely as what it read (``ctc``), and with ``deu+eng`` English words are known.
+The event's own words (``process --words``) join every list.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from functools import lru_cache
+from pathlib import Path
+
+from ..ctc import Lexicon
+
+DICT_DIR = Path("/usr/share/dict")
+WORD_LISTS: dict[str, tuple[str, ...]] = {
+    "deu": ("ngerman",),
+    "eng": ("british-english", "american-english"),
+}
+PACKAGES = {"deu": "wngerman", "eng": "wbritish wamerican"}
+
+
+def languages(lang: str) -> tuple[str, ...]:
+    """The Tesseract-style ``deu+eng`` as its parts."""
+    return tuple(part for part in lang.split("+") if part)
+
+
+def missing_lists(lang: str) -> list[str]:
+    """The Debian packages whose word lists ``lang`` needs and are not installed."""
+    return [
+        PACKAGES[code]
+        for code in languages(lang)
+        if code in WORD_LISTS and not any((DICT_DIR / n).is_file() for n in WORD_LISTS[code])
+    ]
+
+
+@lru_cache(maxsize=8)
+def _words_of(name: str) -> frozenset[str]:
+    try:
+        text = (DICT_DIR / name).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return frozenset()
+    # Debian's English lists hold possessives ("Aaron's"): the word is what counts.
+    return frozenset(
+        word.casefold() for word in unicodedata.normalize("NFC", text).split() if "'" not in word
+    )
+
+
+def words_for(lang: str) -> frozenset[str]:
+    """Every word (case-folded) of the lists ``lang`` names; empty where none is installed."""
+    found: set[str] = set()
+    for code in languages(lang):
+        for name in WORD_LISTS.get(code, ()):
+            found |= _words_of(name)
+    return frozenset(found)
+
+
+def lexicon(lang: str, extra: frozenset[str] = frozenset()) -> Lexicon:
+    """The lists of ``lang`` and the event's ``extra`` words, sorted once per process."""
+    return _lexicon(lang, frozenset(extra))
+
+
+@lru_cache(maxsize=4)
+def _lexicon(lang: str, extra: frozenset[str]) -> Lexicon:
+    folded = {unicodedata.normalize("NFC", w).casefold() for w in extra}
+    return Lexicon(words_for(lang) | folded)
+
+
+def describe(lang: str, extra: frozenset[str]) -> dict[str, object]:
+    """The lists used, for the sheet JSON: names, sizes and a digest of the event's words."""
+    lists = [
+        {"name": name, "words": len(_words_of(name))}
+        for code in languages(lang)
+        for name in WORD_LISTS.get(code, ())
+        if (DICT_DIR / name).is_file()
+    ]
+    digest = hashlib.sha256("\n".join(sorted(extra)).encode()).hexdigest()[:12] if extra else None
+    return {"lists": lists, "event_words": digest}
