@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
-import unicodedata
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -34,7 +34,11 @@ def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             click.echo(f"error: {e}", err=True)
             sys.exit(int(e.exit_code))
         except KeyboardInterrupt:
-            click.echo("interrupted: finished files are kept, nothing half-written", err=True)
+            # on a new line: a progress bar may hold the current one
+            start = "\n" if sys.stderr.isatty() else ""
+            click.echo(
+                f"{start}interrupted: finished files are kept, nothing half-written", err=True
+            )
             sys.exit(130)
 
     return wrapper
@@ -52,6 +56,27 @@ def cli() -> None:
       flipchart-ocr merge out/ -c corrections/event.yaml -o protocol.json
       flipchart-ocr render protocol.json -o protocol.html
     """
+
+
+class Seconds(click.ParamType):
+    """A number of seconds for --timeout: finite and within the range Tesseract can use."""
+
+    name = "seconds"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        from .preflight import MAX_TIMEOUT, MIN_TIMEOUT
+
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not (math.isfinite(seconds) and MIN_TIMEOUT <= seconds <= MAX_TIMEOUT):
+            self.fail(
+                f"{value!r} is not between {MIN_TIMEOUT:g} and {MAX_TIMEOUT:g} seconds", param, ctx
+            )
+        return seconds
 
 
 templates_option = click.option(
@@ -119,10 +144,11 @@ templates_option = click.option(
 @click.option("-q", "--quiet", is_flag=True, help="Print errors and the summary only.")
 @click.option(
     "--timeout",
-    type=float,
+    type=Seconds(),
     default=60.0,
     show_default=True,
-    help="Seconds one Tesseract call may take before it counts as hung.",
+    help="Seconds one Tesseract call may take before it counts as hung (1 to 3600); a"
+    " field whose reading times out is left empty, with a warning.",
 )
 @handle_errors
 def process(
@@ -142,13 +168,17 @@ def process(
 ) -> None:
     """Read flipchart photos into one sheet JSON per photo: OUT/<photo stem>.json.
 
-    PHOTOS are image files (jpg, png, tif, webp) or folders of them. Photos whose
-    JSON is up to date are skipped. Example:
+    PHOTOS are image files (jpg, png, tif, webp, heic, heif, avif) or folders of
+    them; files left out of a folder are named. Photos whose JSON is up to date
+    are skipped. Tesseract and the --lang languages are checked before any work.
+    Example:
 
         flipchart-ocr process samples/ -o out/ --debug
     """
-    from . import batch
-    from .io import find_photos
+    from dataclasses import replace
+
+    from . import batch, outdir, preflight
+    from .io import PHOTO_SUFFIXES, scan_photos
     from .pipeline import ProcessOptions
 
     templates = load_templates(templates_dir)
@@ -159,38 +189,52 @@ def process(
         )
     loaded = load_corrections(corrections) if corrections else None
     overrides = template_overrides(loaded, templates) if loaded else {}
-    event_words = event_vocabulary(word_lists, loaded)
-    photo_paths = find_photos(photos)
-    if not photo_paths:
-        raise click.UsageError("no photos found (jpg, jpeg, png, tif, tiff, webp)")
-    batch.check_unique_stems(photo_paths)
+    options = ProcessOptions(
+        lang=lang, timeout=timeout, engine=engine, words=event_vocabulary(word_lists, loaded)
+    )
+    scan = scan_photos(photos)
+    if not quiet:
+        _warn_all(skipped_lines(scan.skipped))
+    if not scan.photos:
+        raise click.UsageError(f"no photos found ({', '.join(s[1:] for s in PHOTO_SUFFIXES)})")
+    batch.check_unique_ids(scan.photos)
+    preflight.check(options)
     prepare_out_dir(out_dir)
     job_list = [
         batch.Job(
             photo,
             out_dir,
-            ProcessOptions(
-                lang=lang,
-                template=overrides.get(unicodedata.normalize("NFC", photo.stem), template_id),
-                timeout=timeout,
-                engine=engine,
-                words=event_words,
-            ),
+            replace(options, template=overrides.get(outdir.sheet_id(photo), template_id)),
             debug,
         )
-        for photo in photo_paths
+        for photo in scan.photos
     ]
     workers = jobs or os.cpu_count() or 1
     progress = batch.Progress(len(job_list), quiet=quiet)
-    outcomes = batch.run_batch(job_list, templates, workers, force, progress)
+    outcomes = batch.run_batch(job_list, templates, workers, force, progress, progress.warn)
     counts = batch.summarise(outcomes)
+    skipped = f", {len(scan.skipped)} other files left out" if scan.skipped else ""
     click.echo(
         f"{len(outcomes)} photos: {counts['done']} processed, {counts['cached']} up to date,"
-        f" {counts['failed']} failed -> {out_dir}",
+        f" {counts['failed']} failed{skipped} -> {out_dir}",
         err=True,
     )
     if counts["failed"]:
         sys.exit(int(ExitCode.INPUT_FAILED))
+
+
+def skipped_lines(skipped: list[tuple[Path, str]], shown: int = 8) -> list[str]:
+    """One line per folder and reason: 'left out of photos/: a.json, b.json (not a photo ...)'."""
+    groups: dict[tuple[Path, str], list[str]] = {}
+    for path, reason in skipped:
+        groups.setdefault((path.parent, reason), []).append(path.name)
+    lines = []
+    for (folder, reason), names in groups.items():
+        listed = ", ".join(names[:shown]) + (
+            f", … ({len(names) - shown} more)" if len(names) > shown else ""
+        )
+        lines.append(f"left out of {folder}{os.sep}: {listed} ({reason})")
+    return lines
 
 
 def event_vocabulary(

@@ -19,7 +19,6 @@ from typing import Any
 import jsonschema
 
 from . import SCHEMA_VERSION
-from .batch import sheet_image_path
 from .corrections import (
     Corrections,
     FieldCorrection,
@@ -28,9 +27,9 @@ from .corrections import (
     resolve_field,
     validate,
 )
-from .document import Field, Sheet
+from .document import LOW_CONFIDENCE, Field, Sheet
 from .errors import UsageError
-from .io import iter_sheet_files, read_json
+from .io import read_json
 from .learn import (
     DEFAULT_MIN_SEEN,
     Fix,
@@ -40,7 +39,7 @@ from .learn import (
     vocabulary,
     word_confidences,
 )
-from .ocr import LOW_CONFIDENCE
+from .outdir import sheet_files, sheet_image_path
 from .schemas import load_schema
 from .templates import FREEFORM_ID, Template
 
@@ -79,7 +78,7 @@ def load_sheets(out_dir: Path) -> LoadedFolder:
         raise UsageError(f"{out_dir}: no such folder (the -o folder of `flipchart-ocr process`)")
     folder = LoadedFolder([])
     schema = load_schema("sheet")
-    for path in iter_sheet_files(out_dir):
+    for path in sheet_files(out_dir):
         try:
             document = read_json(path)
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -129,9 +128,8 @@ def merge(
     uncorrected ones (see ``learn``); 0 turns learning off.
     """
     corrections = corrections or Corrections()
-    validate(corrections, [s.sheet for s in sheets], templates, unavailable)
+    warnings = validate(corrections, [s.sheet for s in sheets], templates, unavailable)
     learned = learn_from(sheets, corrections, learn_min_seen)
-    warnings: list[str] = []
     used_file_replacements: set[int] = set()
     kept: list[tuple[LoadedSheet, dict[str, Any]]] = []
     omitted = _unavailable_sheets(unavailable)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import difflib
 import os
+import signal
 import unicodedata
+from collections import deque
 from dataclasses import dataclass, replace
 
 import cv2
@@ -18,16 +20,14 @@ import numpy as np
 import pytesseract
 from PIL import Image
 
-from .document import Line, Word
-from .errors import OcrError
+from .document import LOW_CONFIDENCE, Line, Word  # noqa: F401 (LOW_CONFIDENCE: ocr's name for it)
+from .errors import OcrError, OcrTimeout
 
 # Tesseract reads best when capitals are about 30-40 px tall. Scaling by the
 # median letter height (components) targets this; scaling by the text-row height
 # (OcrOptions.line_height, 50 px) works better on joined-up handwriting, whose
 # components are whole words (field CER 0.48 against 0.51 on 30 unseen photos).
 TARGET_INK_HEIGHT = 36
-# A word Tesseract itself doubts this much is flagged for review, not trusted.
-LOW_CONFIDENCE = 60.0
 MAX_PREPARED_PIXELS = 4_000_000
 PAD = 20  # white margin around each prepared crop, in pixels
 DEFAULT_TIMEOUT = 60  # seconds per Tesseract call; a hang must not stop a batch
@@ -356,9 +356,11 @@ def recognise(image: np.ndarray, options: OcrOptions) -> list[Line]:
             "tesseract not found: install it (apt-get install tesseract-ocr tesseract-ocr-deu)"
         ) from e
     except pytesseract.TesseractError as e:
+        if e.status == -signal.SIGINT:  # Ctrl-C reached Tesseract first: not the photo's fault
+            raise KeyboardInterrupt from e
         raise OcrError(f"tesseract failed: {e.message.strip() or e.status}") from e
     except RuntimeError as e:  # pytesseract's timeout
-        raise OcrError(f"tesseract timed out after {options.timeout:.0f} s") from e
+        raise OcrTimeout(f"tesseract timed out after {options.timeout:g} s") from e
     lines = _lines_from_data(data)
     # Sparse-text mode (11) splits a row into pieces; block mode (6) reads whole rows.
     return merge_rows(lines) if options.psm == 11 else lines
@@ -496,27 +498,40 @@ class _Placed:
 
 
 def read_fields(
-    crops: list[FieldCrop], options: OcrOptions, batch: bool = True
+    crops: list[FieldCrop],
+    options: OcrOptions,
+    batch: bool = True,
+    timed_out: list[int] | None = None,
 ) -> list[tuple[list[Line], float]]:
     """OCR every field of a sheet: per field, its lines (in sheet pixels) and confidence.
 
     With ``batch``, all fields with ink go to Tesseract as one image, stacked with
     white gaps: one process start and one model load per sheet instead of one per
     field, which is most of Tesseract's cost on small crops.
+
+    A Tesseract call that times out costs only its own fields: a stack that times
+    out is read again field by field, and a field whose own call times out is left
+    empty and its index added to ``timed_out`` (without that list, ``OcrTimeout``
+    is raised).
     """
     prepared = [_prepare_crop(crop, options) for crop in crops]
     results: list[tuple[list[Line], float]] = [([], 0.0) for _ in crops]
     inked = [i for i, p in enumerate(prepared) if p is not None]
-    groups = [inked] if batch else [[i] for i in inked]
-    for group in groups:
+    groups = deque([inked] if batch else [[i] for i in inked])
+    while groups:
+        group = groups.popleft()
         if not group:
             continue
-        image, placements = _stack([prepared[i] for i in group], [crops[i] for i in group])  # type: ignore[misc]
-        per_field: list[list[Line]] = [[] for _ in group]
-        for line in recognise(image, options):
-            slot = _placement_of(line, placements)
-            if slot is not None:
-                per_field[slot].append(placements[slot].to_sheet(line))
+        try:
+            per_field = _read_stack(group, prepared, crops, options)  # type: ignore[arg-type]
+        except OcrTimeout:
+            if len(group) > 1:
+                groups.extend([i] for i in group)  # find the slow field; keep the others
+                continue
+            if timed_out is None:
+                raise
+            timed_out.append(group[0])
+            continue
         for slot, index in enumerate(group):
             lines = [
                 line
@@ -525,6 +540,19 @@ def read_fields(
             ]
             results[index] = (lines, field_confidence(lines))
     return results
+
+
+def _read_stack(
+    group: list[int], prepared: list[Prepared], crops: list[FieldCrop], options: OcrOptions
+) -> list[list[Line]]:
+    """One Tesseract call on the group's fields stacked: each field's lines, in sheet pixels."""
+    image, placements = _stack([prepared[i] for i in group], [crops[i] for i in group])
+    per_field: list[list[Line]] = [[] for _ in group]
+    for line in recognise(image, options):
+        slot = _placement_of(line, placements)
+        if slot is not None:
+            per_field[slot].append(placements[slot].to_sheet(line))
+    return per_field
 
 
 def _prepare_crop(crop: FieldCrop, options: OcrOptions) -> Prepared | None:

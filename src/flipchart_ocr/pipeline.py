@@ -102,8 +102,9 @@ def process_photo(
     if not outline.found:
         sheet = sheet.warn("no sheet outline found: the whole photo is read as the sheet")
         outline = _deskewed_whole_photo(photo, outline)
+    ocr_warnings: list[str] = []  # what a Tesseract timeout cost, said on the sheet
     with timer.step("identify"):
-        candidate = choose_template(photo, outline, templates, options)
+        candidate = choose_template(photo, outline, templates, options, ocr_warnings)
     template = candidate.template
     if options.template is None and template.id == FREEFORM_ID:
         sheet = sheet.warn(
@@ -116,9 +117,10 @@ def process_photo(
         image = rectify.warp(photo, corners, size)
     del photo  # the full photo is the largest object: free it before OCR
     with timer.step("ocr"):
-        fields = read_fields(image, template, options)
+        fields = read_fields(image, template, options, ocr_warnings)
     sheet = replace(
         sheet,
+        warnings=(*sheet.warnings, *ocr_warnings),
         template=template.id,
         template_score=candidate.score,
         corners=tuple((float(x), float(y)) for x, y in corners),
@@ -146,8 +148,13 @@ def choose_template(
     outline: rectify.SheetOutline,
     templates: dict[str, Template],
     options: ProcessOptions,
+    warnings: list[str] | None = None,
 ) -> identify.Candidate:
-    """The forced template, or the best-scoring one, or freeform."""
+    """The forced template, or the best-scoring one, or freeform.
+
+    When Tesseract times out on the title band, the lines alone decide (and
+    ``warnings`` says so).
+    """
     if options.template is not None:
         if options.template not in templates:
             raise UnknownTemplate(
@@ -173,8 +180,9 @@ def choose_template(
         for t in boxed
     ]
     if not identify.is_clear_winner(candidates):
-        header = read_header(photo, outline, options)
-        candidates = [identify.with_text(c, header) for c in candidates]
+        header = _header_or_none(photo, outline, options, warnings)
+        if header is not None:
+            candidates = [identify.with_text(c, header) for c in candidates]
     best = identify.best_candidate(candidates)
     if best is not None:
         return best
@@ -241,6 +249,20 @@ def read_header(photo: np.ndarray, outline: rectify.SheetOutline, options: Proce
     return " ".join(line.text for line in lines)
 
 
+def _header_or_none(
+    photo: np.ndarray,
+    outline: rectify.SheetOutline,
+    options: ProcessOptions,
+    warnings: list[str] | None,
+) -> str | None:
+    try:
+        return read_header(photo, outline, options)
+    except ocr.OcrTimeout as e:
+        if warnings is not None:
+            warnings.append(f"title band: {e}; the template was chosen by its box lines alone")
+        return None
+
+
 def _top_band(corners: np.ndarray, share: float) -> np.ndarray:
     """The quad of the sheet's top ``share`` of its height, in photo pixels."""
     top_left, top_right, bottom_right, bottom_left = corners
@@ -288,7 +310,13 @@ def _deskewed_whole_photo(photo: np.ndarray, outline: rectify.SheetOutline) -> r
     return replace(outline, corners=corners.astype(np.float32))
 
 
-def read_fields(image: np.ndarray, template: Template, options: ProcessOptions) -> list[Field]:
+def read_fields(
+    image: np.ndarray,
+    template: Template,
+    options: ProcessOptions,
+    warnings: list[str] | None = None,
+) -> list[Field]:
+    """Every field of the sheet read; a field Tesseract timed out on is named in ``warnings``."""
     if options.engine == "ppocr":
         return read_sheet_ppocr(image, template, options)
     height, width = image.shape[:2]
@@ -308,7 +336,8 @@ def read_fields(image: np.ndarray, template: Template, options: ProcessOptions) 
     hybrid = uses_recogniser(options)
     if hybrid and template.id != FREEFORM_ID:
         crops = [ocr.with_ink(crop, reading) for crop in crops]  # both readers use it
-    results = ocr.read_fields(crops, reading, batch=options.batch)
+    timed_out: list[int] = []
+    results = ocr.read_fields(crops, reading, batch=options.batch, timed_out=timed_out)
     if hybrid:
         known = handwriting.lexicon(options.words)
         results = [
@@ -327,7 +356,17 @@ def read_fields(image: np.ndarray, template: Template, options: ProcessOptions) 
                 box=segment.field_pixel_box(template_field, (width, height), content=False),
             )
         )
+    if warnings is not None:
+        warnings.extend(_timeout_warning(fields[i], options) for i in timed_out)
     return fields
+
+
+def _timeout_warning(timed_out: Field, options: ProcessOptions) -> str:
+    kept = "only our recogniser's reading is kept" if timed_out.text else "left empty"
+    return (
+        f"field {timed_out.id!r}: Tesseract timed out after {options.timeout:g} s"
+        f" (--timeout); {kept}"
+    )
 
 
 def read_sheet_ppocr(image: np.ndarray, template: Template, options: ProcessOptions) -> list[Field]:

@@ -39,11 +39,10 @@ from ..corrections import (
     normalize_text,
     resolve_field,
 )
-from ..document import Field, Sheet
+from ..document import LOW_CONFIDENCE, Field, Sheet
 from ..errors import CorrectionsError
 from ..learn import Learned
 from ..merge import LoadedSheet, apply_learned, learn_from, load_sheets
-from ..ocr import LOW_CONFIDENCE
 from ..templates import Template, load_templates
 from .store import CorrectionsChanged, CorrectionsStore, SheetEdit, Snapshot
 
