@@ -27,12 +27,10 @@ import cv2
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from flipchart_ocr import ctc  # noqa: E402
 from flipchart_ocr.evaluate import Tally, edit_distance  # noqa: E402
 from flipchart_ocr.io import read_photo  # noqa: E402
-from flipchart_ocr.ocr import OcrOptions  # noqa: E402
 from flipchart_ocr.pipeline import ProcessOptions, read_fields, rectified_as  # noqa: E402
-from flipchart_ocr.readers import ppocr, wordlists  # noqa: E402
+from flipchart_ocr.readers import ctc, ppocr, wordlists  # noqa: E402
 from flipchart_ocr.templates import FREEFORM_ID, load_templates  # noqa: E402
 
 
@@ -144,7 +142,7 @@ def main() -> None:
         cache(args.samples, args.folder, args.templates)
     elif args.command == "run":
         options = ProcessOptions(
-            preprocessing=OcrOptions(decode_words=not args.no_words),
+            decode_words=not args.no_words,
             lang=args.lang,
             detect_sides=tuple(int(x) for x in args.detect_sides.split(",")),
             threads=ppocr.default_threads(),

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from flipchart_ocr.cli import cli
+from flipchart_ocr.readers import ppocr
 from flipchart_ocr.schemas import SCHEMA_NAMES, load_schema
 from flipchart_ocr.templates import Template
 
@@ -108,10 +109,12 @@ def test_engine_is_recorded_and_a_change_of_engine_redoes_the_photo(
     document = json.loads((out / "good.json").read_text(encoding="utf-8"))
     assert document["pipeline"]["engine"] == "tesseract"
     jsonschema.validate(document, load_schema("sheet"))
-    code, _, err = _run("process", str(good_photo), "-o", str(out))  # the default: hybrid
+    code, _, err = _run("process", str(good_photo), "-o", str(out))  # the default: ppocr
     assert code == 0 and "1 processed" in err  # not "up to date": another engine
     document = json.loads((out / "good.json").read_text(encoding="utf-8"))
-    assert document["pipeline"]["engine"] == "hybrid"
+    assert document["pipeline"]["engine"] == "ppocr"
+    # the model and its checksum are recorded, in the cache key and in the sheet
+    assert document["pipeline"]["reader"]["recogniser"]["sha256"] == ppocr.RECOGNISER.sha256
     jsonschema.validate(document, load_schema("sheet"))
 
 
@@ -212,7 +215,7 @@ def test_a_folder_of_heic_avif_and_jpeg_is_read_and_what_is_left_out_is_named(
 
 def test_workers_do_not_hang_after_the_parent_has_used_the_recogniser(tmp_path: Path) -> None:
     """The recogniser run in this process, then ``--jobs 2``: forked workers inherited
-    OpenCV's DNN thread pool mid-use and hung for ever (batch.py now starts fresh
+    a model runtime's thread pool mid-use and hung for ever (batch.py now starts fresh
     workers). Run in a child with a deadline, so that a hang fails this test instead of
     stopping the suite."""
     samples = Path(__file__).resolve().parent.parent / "samples"
@@ -221,10 +224,11 @@ def test_workers_do_not_hang_after_the_parent_has_used_the_recogniser(tmp_path: 
     script = f"""
 import numpy as np
 from click.testing import CliRunner
-from flipchart_ocr import handwriting
+from flipchart_ocr.readers import ppocr
 from flipchart_ocr.cli import cli
+from flipchart_ocr.readers import ppocr
 for round in range(3):
-    handwriting.recogniser().read(np.full((40, 300), 255, np.uint8))
+    ppocr.models(1).recognise([np.full((48, 300, 3), 255, np.uint8)])
     args = ["process", *{photos!r}, "--jobs", "2", "--force", "-o", "{tmp_path / "out"}"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output

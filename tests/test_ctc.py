@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from flipchart_ocr import ctc
+from flipchart_ocr.readers import ctc
 
 CHARSET = " abcdehnsu"  # class k > 0 is CHARSET[k - 1]; class 0 the blank
 

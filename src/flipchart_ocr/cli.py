@@ -109,7 +109,11 @@ templates_option = click.option(
     " typed in it join --words.",
 )
 @click.option(
-    "--lang", default="deu", show_default=True, help="Tesseract language(s), e.g. deu or deu+eng."
+    "--lang",
+    default="deu",
+    show_default=True,
+    help="Language(s) of the sheets, e.g. deu or deu+eng: Tesseract's languages and the"
+    " word lists (deu: German, eng: English) that doubtful words may be steered towards.",
 )
 @click.option(
     "--words",
@@ -117,7 +121,7 @@ templates_option = click.option(
     multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A list of the event's own words (participants' names, places, terms), one or more"
-    " per line, for the handwriting recogniser. Repeatable; with -c, the words typed in the"
+    " per line, known to the reader beside the word lists. Repeatable; with -c, the words typed in the"
     " corrections file count too.",
 )
 @click.option(
@@ -125,8 +129,8 @@ templates_option = click.option(
     type=click.Choice(ENGINES),
     default=DEFAULT_ENGINE,
     show_default=True,
-    help="Who reads the fields: Tesseract, or per row the surer of Tesseract and"
-    " flipchart-ocr's own handwriting recogniser.",
+    help="Who reads the handwriting: ppocr (PP-OCRv6 small, text detector and line"
+    " recogniser; reads real handwriting best) or tesseract (Tesseract alone).",
 )
 @click.option(
     "-j",
@@ -189,8 +193,14 @@ def process(
         )
     loaded = load_corrections(corrections) if corrections else None
     overrides = template_overrides(loaded, templates) if loaded else {}
+    workers = jobs or os.cpu_count() or 1
     options = ProcessOptions(
-        lang=lang, timeout=timeout, engine=engine, words=event_vocabulary(word_lists, loaded)
+        lang=lang,
+        timeout=timeout,
+        engine=engine,
+        words=event_vocabulary(word_lists, loaded),
+        # parallel workers share the cores; one worker may use them all
+        threads=max(1, (os.cpu_count() or 1) // workers),
     )
     scan = scan_photos(photos)
     if not quiet:
@@ -199,6 +209,7 @@ def process(
         raise click.UsageError(f"no photos found ({', '.join(s[1:] for s in PHOTO_SUFFIXES)})")
     batch.check_unique_ids(scan.photos)
     preflight.check(options)
+    _warn_all(preflight.warnings(options))
     prepare_out_dir(out_dir)
     job_list = [
         batch.Job(
@@ -209,7 +220,6 @@ def process(
         )
         for photo in scan.photos
     ]
-    workers = jobs or os.cpu_count() or 1
     progress = batch.Progress(len(job_list), quiet=quiet)
     outcomes = batch.run_batch(job_list, templates, workers, force, progress, progress.warn)
     counts = batch.summarise(outcomes)

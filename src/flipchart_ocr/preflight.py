@@ -63,12 +63,35 @@ class Tesseract:
 
 
 def check(options: ProcessOptions) -> Tesseract:
-    """Everything ``process`` with these options needs; raises ``SetupError`` naming the gap."""
+    """Everything ``process`` with these options needs; raises ``SetupError`` (or, for a
+    reader's model, ``ModelError``) naming the gap."""
     check_timeout(options.timeout)
     tesseract = find_tesseract()
     check_languages(options.lang, tesseract)
     check_reading(options, tesseract)
+    check_reader(options)
     return tesseract
+
+
+def check_reader(options: ProcessOptions) -> None:
+    """The reader's model files are installed and intact (PP-OCR: from the rapidocr wheel)."""
+    if options.engine == "ppocr":
+        from .readers import ppocr
+
+        ppocr.check_models()
+
+
+def warnings(options: ProcessOptions) -> list[str]:
+    """What works but reads worse than it could: a word list not installed."""
+    if options.engine != "ppocr" or not options.decode_words:
+        return []
+    from .readers import wordlists
+
+    return [
+        f"--lang {options.lang}: word list missing (install the Debian package {package});"
+        " doubtful words are left as read"
+        for package in wordlists.missing_lists(options.lang)
+    ]
 
 
 def check_timeout(seconds: float) -> None:

@@ -25,10 +25,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .. import ctc
-from ..document import Line
+from ..document import BBox, Line
 from ..errors import ModelError
-from ..ocr import is_noise, line_confidence
+from . import Reading, Region, ctc, is_noise, line_confidence, wordlists
 
 PACKAGE = "rapidocr"
 INSTALL_HINT = "pip install 'rapidocr>=3.9' onnxruntime"
@@ -118,6 +117,14 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def check_models() -> None:
+    """Both model files present and intact, and onnxruntime importable: ``ModelError`` if not."""
+    model_path(DETECTOR)
+    model_path(RECOGNISER)
+    if importlib.util.find_spec("onnxruntime") is None:
+        raise ModelError(f"onnxruntime is not installed: {INSTALL_HINT}")
 
 
 def settings() -> dict[str, object]:
@@ -282,12 +289,8 @@ def _inside(box: Box, container: Box) -> float:
 REGION_SHARE = 0.15
 
 
-def split_at_regions(box: Box, regions: list[tuple[int, int, int, int]]) -> list[Box]:
-    """``box`` cut at the borders of the regions it runs across, or ``box`` itself.
-
-    Writing in two neighbouring fields can come close enough for the detector to take
-    it for one line ("BEGEGNUNGEN" in a topic field and "FR. LIBUDA" beside it).
-    """
+def split_at_regions(box: Box, regions: list[BBox]) -> list[Box]:
+    """``box`` cut at the borders of the regions it runs across, or ``box`` itself."""
     x, y, w, h = box.bbox
     parts = []
     for rx, ry, rw, rh in regions:
@@ -356,22 +359,54 @@ def straightened(image: np.ndarray, box: Box) -> np.ndarray:
     )
 
 
-def read(
-    image: np.ndarray,
-    lexicon: ctc.Lexicon | None,
-    sides: tuple[int, ...],
-    threads: int = 1,
-    regions: list[tuple[int, int, int, int]] | None = None,
-) -> list[Line]:
-    """Every text line of a BGR image: found, straightened, read and decoded.
+class PPOCRReader:
+    """PP-OCRv6 small over the whole sheet in one pass; lines handed to the regions."""
 
-    ``regions`` (x, y, w, h: a template's field boxes): a detected line that runs across
-    two of them is read as one line per region.
-    """
+    name = "ppocr"
+
+    def __init__(
+        self,
+        lang: str = "deu",
+        words: frozenset[str] = frozenset(),
+        decode_words: bool = True,
+        sides: tuple[int, ...] = (960,),
+        threads: int = 1,
+    ) -> None:
+        self.lang = lang
+        self.words = words  # the event's own words, known beside the word lists
+        self.decode_words = decode_words  # unknown words steered towards the word lists
+        self.sides = sides  # detection sizes, pixels on the sheet's longer side
+        self.threads = threads
+
+    @property
+    def lexicon(self) -> ctc.Lexicon | None:
+        return wordlists.lexicon(self.lang, self.words) if self.decode_words else None
+
+    def read(self, image: np.ndarray, regions: list[Region]) -> Reading:
+        boxes = models(self.threads).detect(image, self.sides)
+        if len(regions) > 1:
+            # Writing in two neighbouring fields can come close enough for the detector
+            # to take it for one line ("BEGEGNUNGEN" beside "FR. LIBUDA").
+            field_boxes = [region.box for region in regions]
+            boxes = [part for box in boxes for part in split_at_regions(box, field_boxes)]
+        lines = read_boxes(image, boxes, self.lexicon, self.threads)
+        return Reading(assign_to_regions(lines, [region.box for region in regions]))
+
+    def settings(self) -> dict[str, object]:
+        return {
+            "engine": self.name,
+            **settings(),
+            "detector_sides": list(self.sides),
+            "decoder": "ctc, word lists" if self.decode_words else "ctc greedy",
+            "word_lists": wordlists.describe(self.lang, self.words) if self.decode_words else {},
+        }
+
+
+def read_boxes(
+    image: np.ndarray, boxes: list[Box], lexicon: ctc.Lexicon | None, threads: int = 1
+) -> list[Line]:
+    """Each box straightened, read and decoded: its line (noise dropped)."""
     found = models(threads)
-    boxes = found.detect(image, sides)
-    if regions:
-        boxes = [part for box in boxes for part in split_at_regions(box, regions)]
     probabilities = found.recognise([straightened(image, box) for box in boxes])
     lines = []
     for box, row in zip(boxes, probabilities, strict=True):
@@ -381,6 +416,28 @@ def read(
         if not is_noise(line):
             lines.append(line)
     return lines
+
+
+def assign_to_regions(lines: list[Line], regions: list[BBox]) -> list[list[Line]]:
+    """Per region, the lines that lie mostly inside it (the one they overlap most), top
+    to bottom. Lines in no region (a printed title, a note in the margin) are left out."""
+    per_region: list[list[Line]] = [[] for _ in regions]
+    for line in lines:
+        overlaps = [_overlap(line.bbox, region) for region in regions]
+        best = int(np.argmax(overlaps)) if overlaps else -1
+        if best >= 0 and overlaps[best] >= 0.5 * max(line.bbox[2] * line.bbox[3], 1):
+            per_region[best].append(line)
+    return [sorted(found, key=_reading_key) for found in per_region]
+
+
+def _reading_key(line: Line) -> tuple[int, int]:
+    return line.bbox[1] + line.bbox[3] // 2, line.bbox[0]
+
+
+def _overlap(a: BBox, b: BBox) -> int:
+    width = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    height = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    return max(width, 0) * max(height, 0)
 
 
 @lru_cache(maxsize=2)

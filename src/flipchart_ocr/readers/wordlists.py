@@ -14,7 +14,7 @@ import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
-from ..ctc import Lexicon
+from .ctc import Lexicon
 
 DICT_DIR = Path("/usr/share/dict")
 WORD_LISTS: dict[str, tuple[str, ...]] = {
@@ -71,12 +71,18 @@ def _lexicon(lang: str, extra: frozenset[str]) -> Lexicon:
 
 
 def describe(lang: str, extra: frozenset[str]) -> dict[str, object]:
-    """The lists used, for the sheet JSON: names, sizes and a digest of the event's words."""
-    lists = [
-        {"name": name, "words": len(_words_of(name))}
+    """The lists used, for the sheet JSON and the cache key: each list's file and a digest
+    of its contents (an updated list redoes the photos), and a digest of the event's words."""
+    lists = {
+        name: _file_digest(DICT_DIR / name)
         for code in languages(lang)
         for name in WORD_LISTS.get(code, ())
         if (DICT_DIR / name).is_file()
-    ]
+    }
     digest = hashlib.sha256("\n".join(sorted(extra)).encode()).hexdigest()[:12] if extra else None
     return {"lists": lists, "event_words": digest}
+
+
+@lru_cache(maxsize=8)
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]

@@ -18,8 +18,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from .document import Word
-from .evaluate import is_lexical
+from ..document import Word
+from ..evaluate import is_lexical
 
 BLANK = 0  # class 0 is CTC's blank; class k > 0 is charset[k - 1]
 # A word-list word may be this much less likely (natural log) than the greedy reading
