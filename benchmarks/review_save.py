@@ -137,7 +137,9 @@ def main() -> None:
             print(f"{count:6d} {lines:6d}  {'request':<8} {summary(requested)}")
             worst = max(worst, statistics.median(t[1] for t in stored))
     verdict = "within" if worst <= LIMIT_SECONDS else "over"
-    print(f"store save, median CPU time at the largest size: {worst:.3f} s ({verdict} {LIMIT_SECONDS} s)")
+    print(
+        f"store save, median CPU time at the largest size: {worst:.3f} s ({verdict} {LIMIT_SECONDS} s)"
+    )
 
 
 if __name__ == "__main__":

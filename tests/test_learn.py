@@ -20,8 +20,8 @@ from flipchart_ocr.learn import (
     typed_words,
     vocabulary,
 )
-from flipchart_ocr.wordlist import german_words, is_known
 from flipchart_ocr.schemas import load_schema
+from flipchart_ocr.wordlist import german_words, is_known
 
 from .fixtures import copy_out, run, write
 

@@ -866,9 +866,9 @@ def doubtful_word(out: Path, sheet_id: str) -> tuple[str, str]:
         for line in field["lines"]:
             for word in line["words"]:
                 text = word["text"]
-                if text.isalpha() and len(text) >= 5 and word["confidence"] < 80:
-                    if not is_known(text):
-                        return field["id"], text
+                long_enough = text.isalpha() and len(text) >= 5
+                if long_enough and word["confidence"] < 80 and not is_known(text):
+                    return field["id"], text
     raise AssertionError(f"{sheet_id}: no doubtful word read")  # the samples always have some
 
 

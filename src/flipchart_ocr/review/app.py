@@ -287,8 +287,8 @@ def overview() -> str:
     corrections = snapshot.corrections if snapshot else None
     rows = [overview_row(loaded, corrections, review.templates) for loaded in review.sheets]
     only_open = request.args.get("show") == "open"
-    shown = [r for r in rows if not (r["reviewed"] or r["skip"])] if only_open else rows
     todo = to_review(review.sheets, corrections)
+    shown = [row for row in rows if row["id"] in todo] if only_open else rows
     return render_template(
         "overview.html",
         rows=shown,
@@ -341,7 +341,12 @@ def api_sheet(sheet_id: str) -> Response:
     try:
         snapshot = review.store.snapshot()
     except CorrectionsError as e:
-        return _refusal(422, str(e))
+        # e.g. `process` read the sheet with another template the file's entries do not fit
+        response = jsonify(
+            {"ok": False, "error": str(e), "sheetStamp": review.folder.stamp_of(loaded)}
+        )
+        response.status_code = 422
+        return response
     return jsonify({"ok": True, **review.state(loaded, snapshot)})
 
 
@@ -396,6 +401,7 @@ def api_replace() -> Response:
     review = _review()
     try:
         old, new = parse_replace_request(request.get_json(silent=True))
+        preview = replace_preview(review, review.store.snapshot().corrections, old, new)
         result = review.store.add_replacement(old, new)
     except ValueError as e:
         return _refusal(400, str(e))
@@ -403,7 +409,6 @@ def api_replace() -> Response:
         return _refusal(409, str(e))
     except CorrectionsError as e:
         return _refusal(422, str(e))
-    preview = replace_preview(review, result.snapshot.corrections, old, new)
     return jsonify(
         {
             "ok": True,

@@ -82,15 +82,16 @@ class SheetFolder:
         for path in paths:
             self._forget(path)
             self.stamps[path] = _stamp(path) or (0, 0)
-            folder = load_sheets(self.out_dir, [path])  # one at a time: each result has its path
-            for loaded in folder.sheets:
-                self.loaded[path] = loaded
-            for message, sheet_id in zip(folder.failures, folder.failed_ids, strict=True):
-                self.failed[path] = (message, sheet_id)
+        # strict, the first look: an empty folder is the user's mistake (UsageError)
+        folder = load_sheets(self.out_dir, None if strict else paths)
+        for loaded in folder.sheets:
+            self.loaded[loaded.path] = loaded
+        for message, sheet_id in zip(folder.failures, folder.failed_ids, strict=True):
+            self.failed[self.out_dir / f"{sheet_id}.json"] = (message, sheet_id)
+        for path in paths:  # load_sheets names the file first in each message
             for message in folder.ignored:
-                self.ignored[path] = message
-        if strict and not self.loaded and not self.failed:
-            load_sheets(self.out_dir)  # says why there is nothing to review (UsageError)
+                if message.startswith(f"{path}: "):
+                    self.ignored[path] = message
         self._by_id = {normalize_text(s.sheet.id): s for s in self.loaded.values()}
         self.generation += 1
 

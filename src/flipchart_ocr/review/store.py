@@ -533,7 +533,11 @@ def _set_aside_misfits(
         key = _find_key(fields, field_id)
         if person_wrote and key is not None:
             kept[key] = fields[key]
+    # The comment lines after an entry belong to what follows it: not set aside with it.
+    trailing = {key: _take_mapping_trailing(value) for key, value in kept.items()}
     lines = _dumped_lines(CommentedMap([("fields", kept)])) if kept else []
+    for key, value in kept.items():
+        _give_trailing(value, trailing[key])
     for field_id in sorted(misfits(edit, sheet, entry, templates)):
         _delete_entries(document, where, (field_id,))
     if lines:
@@ -567,7 +571,19 @@ def _keep_as_comment(
         " no such field (copy what you need, then delete these lines):",
         *dumped,
     ]
-    _give_trailing_to(sheets, key, [" " * indent + line for line in lines])
+    _put_first_in_trailing(sheets, key, [" " * indent + line for line in lines])
+
+
+def _put_first_in_trailing(mapping: CommentedMap, key: Any, lines: list[str]) -> None:
+    """Comment lines right after the entry ``key``, before those already there (which
+    belong to what follows)."""
+    value = mapping[key]
+    if _is_block_mapping(value):
+        leaf = _last_leaf(value)
+        assert leaf is not None
+        mapping, key = leaf
+    eol, existing = _take_trailing(mapping, key)
+    _put_trailing(mapping, key, eol, [*lines, *existing])
 
 
 def _dumped_lines(data: CommentedMap) -> list[str]:
@@ -770,13 +786,17 @@ def _delete_key(mapping: CommentedMap, key: Any) -> list[str]:
     """
     value = mapping[key]
     if _is_block_mapping(value):
-        lines = _take_mapping_trailing(value)
+        # lines an earlier deletion gave one of its entries to keep stay in the file too
+        held = [_token_lines(value.ca.items.get(k, [None, None])[1]) for k in value]
+        lines = [*(line for group in held for line in group), *_take_mapping_trailing(value)]
     else:
         _, lines = _take_trailing(mapping, key)
     keys = list(mapping)
     position = keys.index(key)
     del mapping[key]
-    mapping.ca.items.pop(key, None)
+    slots = mapping.ca.items.pop(key, None)
+    # lines an earlier deletion gave this entry to keep: they go on to a neighbour too
+    lines = [*_token_lines(slots[1] if slots and len(slots) > 1 else None), *lines]
     if not lines:
         return []
     if position > 0:
@@ -787,6 +807,18 @@ def _delete_key(mapping: CommentedMap, key: Any) -> list[str]:
     else:
         return lines
     return []
+
+
+def _token_lines(tokens: Any) -> list[str]:
+    """Comment tokens held before an entry, as the lines they were."""
+    if not isinstance(tokens, list):
+        return []
+    lines = []
+    for token in tokens:
+        if isinstance(token, CommentToken):
+            column = token.start_mark.column if token.start_mark else 0
+            lines += [" " * column + part for part in token.value.rstrip("\n").split("\n")]
+    return lines
 
 
 def _give_trailing_to(mapping: CommentedMap, key: Any, lines: list[str]) -> None:

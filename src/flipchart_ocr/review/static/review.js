@@ -17,7 +17,8 @@
 (function () {
   const page = JSON.parse(document.getElementById("page-data").textContent);
   const AUTOSAVE_MS = 1000; // after typing stops
-  const POLL_MS = 4000; // how often the page asks whether the file or the sheet changed
+  const POLL_MS = 2500; // how often the page asks whether the file or the sheet changed
+  const NOTICE_KEY = page.storageKey + ":notice"; // a notice to show after a reload
   const byId = (id) => document.getElementById(id);
   const statusEl = byId("status");
   const banner = byId("banner");
@@ -719,10 +720,14 @@
     let result;
     try {
       const response = await fetch(page.stateUrl, { credentials: "same-origin" });
-      if (!response.ok) return;
       result = await response.json();
     } catch (error) {
       return; // the server is gone: the next save says so
+    }
+    if (!result.ok) {
+      showBanner("The corrections file cannot be used now: " + (result.error || "?"), false);
+      if (result.sheetStamp && result.sheetStamp !== sheetStamp) sheetReadAgain(null);
+      return;
     }
     if (result.sheetStamp !== sheetStamp) {
       sheetReadAgain(result);
@@ -733,12 +738,15 @@
 
   // `process` wrote this sheet again: new fields, texts and crops.
   function sheetReadAgain(result) {
-    sheetStamp = result.sheetStamp;
     const sameFields =
-      result.fields.length === fields.length && result.fields.every((f, i) => f.id === fields[i].state.id);
+      result !== null &&
+      result.fields.length === fields.length &&
+      result.fields.every((f, i) => f.id === fields[i].state.id);
+    if (result) sheetStamp = result.sheetStamp;
     if (!sameFields) {
       for (const field of fields) if (isFieldDirty(field)) drafts.keep(field);
       showNotice("This sheet was read again by `process` with other fields: reloading it (unsaved text is kept).");
+      sessionStorage.setItem(NOTICE_KEY, "This sheet was read again by `process` with other fields: they are shown now.");
       reloadWanted = true;
       reloadWhenIdle();
       return;
@@ -953,7 +961,7 @@
     // A look at the photo keeps the caret where it was: typing goes on in the field.
     field.crop.addEventListener("mousedown", (event) => event.preventDefault());
     field.crop.addEventListener("click", () => {
-      setActive(field.index);
+      focusField(field.index);
       toggleZoom(field);
     });
     renderOcr(field);
@@ -966,7 +974,6 @@
   byId("save").addEventListener("click", () => save());
   byId("zoom-sheet").addEventListener("click", toggleSheetZoom);
   byId("find-replace").addEventListener("click", openReplace);
-  byId("replace-preview").addEventListener("click", previewReplace);
   byId("replace-apply").addEventListener("click", applyReplace);
   byId("replace-close").addEventListener("click", () => replaceDialog.close());
   byId("replace-form").addEventListener("submit", (event) => {
@@ -989,6 +996,11 @@
   document.addEventListener("visibilitychange", poll);
   setInterval(poll, POLL_MS);
   drawSheetBoxes();
+  const pending = sessionStorage.getItem(NOTICE_KEY);
+  if (pending) {
+    sessionStorage.removeItem(NOTICE_KEY);
+    showNotice(pending);
+  }
   restoreDrafts();
   onFlagsChanged(true);
   if (fields.length) focusField(0);
