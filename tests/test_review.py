@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import os
 import shutil
 import signal
@@ -25,7 +26,7 @@ import yaml
 from flask.testing import FlaskClient
 from PIL import Image
 
-from flipchart_ocr.corrections import load_corrections, ocr_fingerprint
+from flipchart_ocr.corrections import load_corrections, ocr_fingerprint, starting_file
 from flipchart_ocr.document import Sheet
 from flipchart_ocr.errors import CorrectionsError, UsageError
 from flipchart_ocr.merge import load_sheets, merge
@@ -38,7 +39,7 @@ from flipchart_ocr.review.store import (
 from flipchart_ocr.templates import load_templates
 from flipchart_ocr.wordlist import is_known
 
-from .fixtures import run, sheet_json
+from .fixtures import FIXTURE_OUT, copy_out, run, set_ocr_text, sheet_json, write
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_PHOTOS = (
@@ -890,3 +891,144 @@ def test_a_word_typed_on_other_sheets_is_offered_as_a_fix_of_its_own(
     # a sheet marked reviewed gets no fixes
     save(client, {"reviewed": True}, sheet_id=THEMEN)
     assert all(f["fixes"] == [] for f in state(client, THEMEN)["fields"])
+
+
+# -- the edited entry alone goes through ruamel ---------------------------------------------
+
+
+def recorded_sheets(count: int) -> list[Sheet]:
+    """``count`` sheets made from the recorded ones, ids S000, S001, ..."""
+    recorded = [
+        Sheet.from_dict(json.loads((FIXTURE_OUT / f"{name}.json").read_text(encoding="utf-8")))
+        for name in ("IMG_0002", "IMG_0003", "IMG_0001")
+    ]
+    return [dataclasses.replace(recorded[n % 3], id=f"S{n:03d}") for n in range(count)]
+
+
+def test_many_saves_write_exactly_what_a_fresh_store_writes(tmp_path: Path) -> None:
+    """The store works out where each sheet lies after its own writes; never wrongly."""
+    sheets = recorded_sheets(30)
+    templates = load_templates()
+    start = starting_file(sheets[:20], templates, "out")  # sheets 20-29: no entry yet
+    kept, fresh = tmp_path / "kept.yaml", tmp_path / "fresh.yaml"
+    kept.write_text(start, encoding="utf-8")
+    fresh.write_text(start, encoding="utf-8")
+    store = CorrectionsStore(kept, sheets, templates)
+    edits = []
+    for n in range(40):
+        sheet = sheets[(n * 7) % 30]
+        field = sheet.fields[n % len(sheet.fields)].id
+        text = f"Zeile {n}\nmit Umlauten: äöü ß" if n % 3 else f"Text {n}"
+        edits.append(SheetEdit(sheet.id, {field: text}, reviewed=bool(n % 2) or None))
+    edits.append(SheetEdit("S025", skip=True))
+    for edit in edits:
+        store.save(edit)
+        CorrectionsStore(fresh, sheets, templates).save(edit)
+        assert kept.read_bytes() == fresh.read_bytes(), edit
+    corrections = load_corrections(kept)
+    assert corrections.sheets["S025"].skip
+    last = {(e.sheet_id, f): t for e in edits for f, t in e.fields.items()}
+    for (sheet_id, field_id), text in last.items():
+        assert corrections.sheets[sheet_id].fields[field_id].text == text
+
+
+def test_a_save_changes_only_the_lines_of_its_sheet(tmp_path: Path) -> None:
+    sheets = recorded_sheets(12)
+    path = tmp_path / "event.yaml"
+    path.write_text(starting_file(sheets, load_templates(), "out"), encoding="utf-8")
+    before = path.read_text(encoding="utf-8").splitlines()
+    store = CorrectionsStore(path, sheets, load_templates())
+
+    store.save(SheetEdit("S004", {"laeuft_gut": "Räume"}))
+
+    after = path.read_text(encoding="utf-8").splitlines()
+    changed = [line for line in after if line not in before]
+    assert changed == ["        text: Räume"]
+    first = before.index("  S004:")
+    end = before.index("  S005:")
+    assert after[:first] == before[:first]
+    assert after[len(after) - (len(before) - end) :] == before[end:]
+
+
+# -- the folder and the file change while the app runs ---------------------------------------
+
+
+def test_a_relative_out_folder_serves_its_images(
+    out_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(out_dir.parent)
+    client = make_client(Path(out_dir.name), tmp_path / "c.yaml")
+    assert client.get(f"/sheets/{AUSTAUSCH}/sheet.jpg", base_url=BASE).status_code == 200
+    assert client.get(f"/sheets/{AUSTAUSCH}/thumb.jpg", base_url=BASE).status_code == 200
+
+
+def test_a_sheet_json_process_wrote_again_is_read_again(tmp_path: Path) -> None:
+    out = copy_out(tmp_path)
+    client = make_client(out, tmp_path / "c.yaml")
+    first = state(client, "IMG_0002")
+    set_ocr_text(out, "IMG_0002", "laeuft_gut", "neu gelesen")
+
+    again = state(client, "IMG_0002")
+
+    assert again["sheetStamp"] != first["sheetStamp"]
+    assert next(f for f in again["fields"] if f["id"] == "laeuft_gut")["text"] == "neu gelesen"
+    crop = next(f for f in again["fields"] if f["id"] == "laeuft_gut")["cropUrl"]
+    assert crop.endswith(f"?v={again['sheetStamp']}")  # the page fetches the crops anew
+    (out / "IMG_0003.json").unlink()
+    assert client.get("/api/sheets/IMG_0003", base_url=BASE).status_code == 404
+
+
+def test_find_and_replace_counts_then_writes_a_file_wide_replace(
+    tmp_path: Path,
+) -> None:
+    out = copy_out(tmp_path)
+    corrections = write(
+        tmp_path / "c.yaml",
+        "# by hand\nsheets:\n  IMG_0002:\n    fields:\n      handlungsbedarfe:\n"
+        "        text: Reser Mat beleben  # typed\n",
+    )
+    client = make_client(out, corrections)
+    body = {"find": "Reser Mat", "replace": "Resser Mark"}
+    headers = {"Origin": BASE}
+
+    preview = client.post("/api/replace/preview", json=body, base_url=BASE, headers=headers)
+
+    counted = preview.get_json()
+    assert [(f["sheet"], f["field"]) for f in counted["fields"]] == [
+        ("IMG_0003", "handlungsbedarfe")
+    ]
+    assert counted["keptInCorrected"] == [{"sheet": "IMG_0002", "field": "handlungsbedarfe"}]
+    assert "replace" not in corrections.read_text(encoding="utf-8")  # counting writes nothing
+
+    done = client.post("/api/replace", json=body, base_url=BASE, headers=headers).get_json()
+
+    assert done["occurrences"] == counted["occurrences"] == 1
+    text = corrections.read_text(encoding="utf-8")
+    assert text.index("replace:") < text.index("sheets:")
+    assert "# by hand" in text and "# typed" in text
+    loaded = load_corrections(corrections)
+    assert [(r.old, r.new) for r in loaded.replace] == [("Reser Mat", "Resser Mark")]
+    field = next(f for f in state(client, "IMG_0003")["fields"] if f["id"] == "handlungsbedarfe")
+    assert "Resser Mark" in field["text"]
+    refused = client.post(
+        "/api/replace", json={"find": "", "replace": "x"}, base_url=BASE, headers=headers
+    )
+    assert refused.status_code == 400
+
+
+def test_a_block_of_a_freeform_field_has_its_own_crop(tmp_path: Path) -> None:
+    out = copy_out(tmp_path)
+    document = sheet_json(out, "IMG_0001")
+    lines = document["fields"][0]["lines"]
+    document["fields"][0]["blocks"] = [{"bbox": lines[0]["bbox"], "lines": [0], "kind": "card"}]
+    (out / "IMG_0001.json").write_text(json.dumps(document), encoding="utf-8")
+    client = make_client(out, tmp_path / "c.yaml")
+
+    block = state(client, "IMG_0001")["fields"][0]["blocks"][0]
+    response = client.get(block["cropUrl"], base_url=BASE)
+
+    assert (block["kind"], block["text"]) == ("card", lines[0]["text"])
+    with Image.open(io.BytesIO(response.data)) as crop:
+        assert crop.size == tuple(lines[0]["bbox"][2:])
+    missing = client.get("/sheets/IMG_0001/fields/text/blocks/5.jpg", base_url=BASE)
+    assert missing.status_code == 404
