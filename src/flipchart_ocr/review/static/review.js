@@ -17,7 +17,8 @@
 (function () {
   const page = JSON.parse(document.getElementById("page-data").textContent);
   const AUTOSAVE_MS = 1000; // after typing stops
-  const POLL_MS = 2500; // how often the page asks whether the file or the sheet changed
+  const POLL_MS = 2500;
+  const RETRY_MS = 5000; // a save the server did not answer is tried again // how often the page asks whether the file or the sheet changed
   const NOTICE_KEY = page.storageKey + ":notice"; // a notice to show after a reload
   const byId = (id) => document.getElementById(id);
   const statusEl = byId("status");
@@ -622,6 +623,7 @@
     } catch (error) {
       showStatus("Not saved: the text is kept in this browser.");
       showBanner("The review server does not answer: is `flipchart-ocr review` still running? (" + error + ")", false);
+      scheduleAutosave(RETRY_MS); // tried again until it answers
       return false;
     }
     if (!response.ok) {
