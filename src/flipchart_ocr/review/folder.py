@@ -73,30 +73,28 @@ class SheetFolder:
             if not changed and not gone:
                 return []
             ids = [self.loaded[path].sheet.id for path in gone + changed if path in self.loaded]
-            for path in gone:
-                self._forget(path)
-            self._read(changed, strict=False)
+            self._read(changed, strict=False, gone=tuple(gone))
             return ids + [self.loaded[p].sheet.id for p in changed if p in self.loaded]
 
-    def _read(self, paths: list[Path], strict: bool) -> None:
+    def _read(self, paths: list[Path], strict: bool, gone: tuple[Path, ...] = ()) -> None:
+        # Built aside and swapped in whole: other requests read the dicts meanwhile.
+        loaded, failed = dict(self.loaded), dict(self.failed)
+        ignored, stamps = dict(self.ignored), dict(self.stamps)
+        for path in [*paths, *gone]:
+            for kept in (loaded, failed, ignored, stamps):
+                kept.pop(path, None)
         for path in paths:
-            self._forget(path)
-            self.stamps[path] = _stamp(path) or (0, 0)
+            stamps[path] = _stamp(path) or (0, 0)
         # strict, the first look: an empty folder is the user's mistake (UsageError)
         folder = load_sheets(self.out_dir, None if strict else paths)
-        for loaded in folder.sheets:
-            self.loaded[loaded.path] = loaded
+        for sheet in folder.sheets:
+            loaded[sheet.path] = sheet
         for message, sheet_id in zip(folder.failures, folder.failed_ids, strict=True):
-            self.failed[self.out_dir / f"{sheet_id}.json"] = (message, sheet_id)
+            failed[self.out_dir / f"{sheet_id}.json"] = (message, sheet_id)
         for path in paths:  # load_sheets names the file first in each message
             for message in folder.ignored:
                 if message.startswith(f"{path}: "):
-                    self.ignored[path] = message
-        self._by_id = {normalize_text(s.sheet.id): s for s in self.loaded.values()}
+                    ignored[path] = message
+        self.loaded, self.failed, self.ignored, self.stamps = loaded, failed, ignored, stamps
+        self._by_id = {normalize_text(s.sheet.id): s for s in loaded.values()}
         self.generation += 1
-
-    def _forget(self, path: Path) -> None:
-        self.loaded.pop(path, None)
-        self.failed.pop(path, None)
-        self.ignored.pop(path, None)
-        self.stamps.pop(path, None)

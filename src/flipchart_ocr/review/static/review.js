@@ -686,9 +686,11 @@
       field.base = state.text;
       if (value === sentField.text) {
         // not typed on since: the file decides (e.g. a text set back to the OCR shows
-        // the file's replacements); typing that came after the send stays unsaved
+        // the file's replacements)
         if (canonical(value) !== state.text) setValueKeepingCaret(field, state.text);
         drafts.drop(state.id, sentField.text);
+      } else {
+        drafts.keep(field); // typed on during the save: unsaved, against the new base
       }
     } else if (state.text !== before) {
       // changed in the file by someone else
@@ -945,7 +947,10 @@
     field.textarea.addEventListener("input", () => {
       if (isFieldDirty(field) || field.conflict) drafts.keep(field);
       else drafts.drop(field.state.id);
-      if (field.conflict) field.conflict.yours = field.textarea.value;
+      if (field.conflict) {
+        field.conflict.yours = field.textarea.value;
+        field.conflictBox.querySelector(".yours").textContent = field.textarea.value || "(empty)";
+      }
       field.section.classList.toggle("dirty", isFieldDirty(field));
       renderDiff(field);
       renderFixes(field);
