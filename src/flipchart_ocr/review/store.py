@@ -643,7 +643,9 @@ def _set_replacement(document: CommentedMap, old: str, new: str) -> None:
     ``sheets``, written one entry per line."""
     key = _find_key(document, "replace")
     if key is not None and isinstance(document[key], CommentedMap) and document[key]:
-        _set_in(document, ["replace", old], _styled(new))
+        entries = document[key]
+        known = _find_key(entries, old)
+        _set_key(entries, known if known is not None else _styled(old), _styled(new))
         return
     entries = CommentedMap([(_styled(old), _styled(new))])
     if key is not None:
