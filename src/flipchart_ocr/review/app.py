@@ -36,7 +36,6 @@ from ..corrections import Corrections, canonical_text, resolve_field
 from ..errors import CorrectionsError
 from ..learn import Learned
 from ..merge import LoadedSheet, learn_from
-from ..ocr import LOW_CONFIDENCE
 from ..templates import Template, load_templates
 from .folder import SheetFolder
 from .state import (
@@ -320,7 +319,6 @@ def sheet_page(sheet_id: str) -> str:
         "nextUrl": url_for("sheet", sheet_id=following) if following else None,
         "templateFields": {t.id: t.field_ids() for t in review.templates.values()},
         "storageKey": f"flipchart-review:{review.store.path.resolve()}",
-        "lowConfidence": LOW_CONFIDENCE,
         "problem": problem,
     }
     return render_template(
