@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from flipchart_ocr.evaluate import Tally, edit_distance  # noqa: E402
 from flipchart_ocr.io import read_photo  # noqa: E402
 from flipchart_ocr.pipeline import ProcessOptions, read_fields, rectified_as  # noqa: E402
-from flipchart_ocr.readers import ctc, ppocr, wordlists  # noqa: E402
+from flipchart_ocr.readers import ctc, ppocr  # noqa: E402
 from flipchart_ocr.templates import FREEFORM_ID, load_templates  # noqa: E402
 
 
@@ -100,7 +100,7 @@ def dhsd(root: Path, writers: range, lang: str) -> None:
     start = time.perf_counter()
     probabilities = models.recognise(images)
     seconds = time.perf_counter() - start
-    lexicon = wordlists.lexicon(lang)
+    lexicon = ctc.lexicon(lang)
     print(f"\n## DHSD writers {writers.start}-{writers.stop - 1} ({len(rows)} words)\n")
     print("| decoding | CER | CER, case ignored | words right |")
     print("| --- | --- | --- | --- |")

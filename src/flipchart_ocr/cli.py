@@ -354,7 +354,7 @@ def _refuse_same_file(output: Path, *inputs: Path | None) -> None:
     type=click.IntRange(min=1),
     default=DEFAULT_MIN_SEEN,
     show_default=True,
-    help="Apply a misreading fixed in this many corrected fields to the uncorrected ones.",
+    help="Learn a fix (or a word) only once people typed it in this many fields.",
 )
 @click.option("--no-learn", is_flag=True, help="Do not apply fixes learned from the corrections.")
 @templates_option
@@ -372,7 +372,9 @@ def merge(
     Sheets are grouped into sections by template. Warnings name photos left out
     and corrections that may no longer fit the OCR text. A misreading reviewers
     fixed repeatedly (e.g. "Kitaplatze" -> "Kitaplätze" in two fields) is applied
-    to the fields nobody corrected; the protocol records each one under "learned".
+    to the fields nobody corrected, learned only from text people typed and never
+    turning a known word into an unknown one; the protocol records each one under
+    "learned".
     Example:
 
         flipchart-ocr merge out/ -c corrections/event.yaml -o protocol.json

@@ -46,6 +46,7 @@ _TEMPLATE_ID = re.compile(r"^[a-z0-9_-]+$")
 _OCR_SHA = re.compile(r"^[0-9a-f]{8,64}$")
 
 _NULL_TAG = "tag:yaml.org,2002:null"
+_FAST_LOADER = getattr(yaml, "CSafeLoader", None)  # PyYAML built with libyaml
 _BOOL_TAG = "tag:yaml.org,2002:bool"
 
 
@@ -241,6 +242,14 @@ def _compose(path: Path) -> yaml.Node | None:
 
 
 def _compose_text(text: str, name: str) -> yaml.Node | None:
+    if _FAST_LOADER is not None:
+        # libyaml reads a 400-sheet file in 0.05 s, the Python loader in 0.5 s (a review
+        # save reads the file it writes); its error texts differ, so a file it refuses is
+        # read again below, for the same message as ever.
+        try:
+            return yaml.compose(text, Loader=_FAST_LOADER)
+        except yaml.YAMLError:
+            pass
     try:
         return yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as e:  # also e.g. more than one document in the file

@@ -32,7 +32,7 @@ HEADER_BAND = 0.14
 
 @dataclass(frozen=True)
 class ProcessOptions:
-    lang: str = "deu"  # Tesseract's languages and the word lists (readers.wordlists)
+    lang: str = "deu"  # Tesseract's languages and the word lists (wordlists.py)
     template: str | None = None  # force this template, skip identification
     timeout: float = tesseract.DEFAULT_TIMEOUT
     max_pixels: int = 60_000_000

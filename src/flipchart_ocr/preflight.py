@@ -85,7 +85,7 @@ def warnings(options: ProcessOptions) -> list[str]:
     """What works but reads worse than it could: a word list not installed."""
     if options.engine != "ppocr" or not options.decode_words:
         return []
-    from .readers import wordlists
+    from . import wordlists
 
     return [
         f"--lang {options.lang}: word list missing (install the Debian package {package});"

@@ -12,12 +12,14 @@ model reads clearly stays as read.
 from __future__ import annotations
 
 import bisect
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
 
+from .. import wordlists
 from ..document import Word
 from ..evaluate import is_lexical
 
@@ -73,6 +75,18 @@ class Lexicon:
                 self._prefixes.clear()  # a worker reads thousands of photos: keep it bounded
             self._prefixes[prefix] = known
         return known
+
+
+def lexicon(lang: str, extra: frozenset[str] = frozenset()) -> Lexicon:
+    """The word lists of ``lang`` (``wordlists``) and the event's ``extra`` words, sorted
+    once per process."""
+    return _lexicon(lang, frozenset(extra))
+
+
+@lru_cache(maxsize=4)
+def _lexicon(lang: str, extra: frozenset[str]) -> Lexicon:
+    folded = {unicodedata.normalize("NFC", w).casefold() for w in extra}
+    return Lexicon(wordlists.words_for(lang) | folded)
 
 
 @lru_cache(maxsize=4)

@@ -25,9 +25,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .. import wordlists
 from ..document import BBox, Line
 from ..errors import ModelError
-from . import Reading, Region, ctc, is_noise, line_confidence, wordlists
+from . import Reading, Region, ctc, is_noise, line_confidence
 
 PACKAGE = "rapidocr"
 INSTALL_HINT = "pip install 'rapidocr>=3.9' onnxruntime"
@@ -380,7 +381,7 @@ class PPOCRReader:
 
     @property
     def lexicon(self) -> ctc.Lexicon | None:
-        return wordlists.lexicon(self.lang, self.words) if self.decode_words else None
+        return ctc.lexicon(self.lang, self.words) if self.decode_words else None
 
     def read(self, image: np.ndarray, regions: list[Region]) -> Reading:
         boxes = models(self.threads).detect(image, self.sides)
