@@ -19,6 +19,7 @@ import csv
 import json
 import sys
 import time
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,7 +28,8 @@ import cv2
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from flipchart_ocr.evaluate import Tally, edit_distance  # noqa: E402
+from flipchart_ocr.document import LOW_CONFIDENCE, Line  # noqa: E402
+from flipchart_ocr.evaluate import Tally, edit_distance, words  # noqa: E402
 from flipchart_ocr.io import read_photo  # noqa: E402
 from flipchart_ocr.pipeline import ProcessOptions, read_fields, rectified_as  # noqa: E402
 from flipchart_ocr.readers import ctc, ppocr  # noqa: E402
@@ -59,10 +61,14 @@ def run(
     templates = load_templates(templates_dir)
     cached = sorted(folder.glob("*.json"))
     print(f"\n## {folder} ({len(cached)} sheets)\n")
-    print("| engine | field CER | CER, case ignored | word F1 | s / sheet |")
-    print("| --- | --- | --- | --- | --- |")
+    print(
+        "| engine | field CER | CER, case ignored | word F1 | flagged: of the wrong words"
+        " / of the right | s / sheet |"
+    )
+    print("| --- | --- | --- | --- | --- | --- |")
     for engine in engines:
         tally, folded, seconds = Tally(), Tally(), 0.0
+        flags: Counter[tuple[bool, bool]] = Counter()
         for truth_path in cached:
             truth = json.loads(truth_path.read_text(encoding="utf-8"))
             image = cv2.imread(str(truth_path.with_suffix(".png")))
@@ -75,15 +81,29 @@ def run(
                 expected = truth["fields"].get(field.id, "")
                 tally.add_text(field.text, expected)
                 folded.add_text(field.text.lower(), expected.lower())
+                count_flags(flags, field.lines, expected)
                 if dump and field.text != expected:
                     print(
                         f"    {truth_path.stem}/{field.id}: {field.text!r} != {expected!r}",
                         file=sys.stderr,
                     )
         n = max(len(cached), 1)
+        wrong = flags[(False, True)] + flags[(False, False)]
+        right = flags[(True, True)] + flags[(True, False)]
         print(
-            f"| {engine} | {tally.cer:.3f} | {folded.cer:.3f} | {tally.f1:.3f} | {seconds / n:.2f} |"
+            f"| {engine} | {tally.cer:.3f} | {folded.cer:.3f} | {tally.f1:.3f} |"
+            f" {flags[(False, True)]}/{wrong} / {flags[(True, True)]}/{right} | {seconds / n:.2f} |"
         )
+
+
+def count_flags(flags: Counter[tuple[bool, bool]], lines: tuple[Line, ...], truth: str) -> None:
+    """Is each word read right (in the field's truth), and is it flagged for review?"""
+    truth_words = Counter(words(truth))
+    for line in lines:
+        for word in line.words:
+            core = words(word.text)
+            if core:
+                flags[(truth_words[core[0]] > 0, word.confidence < LOW_CONFIDENCE)] += 1
 
 
 def dhsd(root: Path, writers: range, lang: str) -> None:
