@@ -92,57 +92,75 @@ def process_photo(
     options: ProcessOptions,
     sheet_id: str | None = None,
 ) -> ProcessResult:
+    """One photo through every stage: read, place the sheet, warp, read its fields."""
     timer = _Timer()
     with timer.step("read"):
         photo, source = read_photo(path, options.max_pixels)
-    sheet = Sheet(id=sheet_id or path.stem, source=source, pipeline=options.fingerprint())
-    with timer.step("find_sheet"):
-        outline = rectify.find_sheet(photo)
+    with timer.step("place"):
+        placement = place_sheet(photo, templates, options)
+    with timer.step("rectify"):
+        image = rectify.warp(photo, placement.corners, placement.size)
+    del photo  # the full photo is the largest object: free it before reading
+    warnings = list(placement.warnings)
+    with timer.step("ocr", reader_settings(options)):
+        fields = read_fields(image, placement.template, options, warnings)
+    sheet = Sheet(
+        id=sheet_id or path.stem,
+        source=source,
+        template=placement.template.id,
+        template_score=placement.score,
+        corners=tuple((float(x), float(y)) for x, y in placement.corners),
+        size=placement.size,
+        fields=tuple(fields),
+        warnings=tuple(warnings),
+        steps=tuple(timer.steps),
+        pipeline=options.fingerprint(),
+    )
+    return ProcessResult(sheet, image)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where the sheet lies in the photo and what it is: the one input of the warp."""
+
+    corners: np.ndarray  # 4 x 2, clockwise from top-left, photo pixels
+    size: tuple[int, int]  # the rectified sheet's width and height
+    template: Template
+    score: float
+    warnings: tuple[str, ...] = ()
+
+
+def place_sheet(
+    photo: np.ndarray, templates: dict[str, Template], options: ProcessOptions
+) -> Placement:
+    """The sheet placed once: its outline, its template, the corners the template's box
+    lines correct the outline to, and the size to warp to."""
+    warnings: list[str] = []
+    outline = rectify.find_sheet(photo)
     if outline.alternatives:
-        with timer.step("choose_outline"):
-            outline = choose_outline(photo, outline, templates, options)
+        outline = choose_outline(photo, outline, templates, options)
     if not outline.found:
-        sheet = sheet.warn("no sheet outline found: the whole photo is read as the sheet")
+        warnings.append("no sheet outline found: the whole photo is read as the sheet")
         outline = _deskewed_whole_photo(photo, outline)
-    ocr_warnings: list[str] = []  # what a Tesseract timeout cost, said on the sheet
-    with timer.step("identify"):
-        candidate = choose_template(photo, outline, templates, options, ocr_warnings)
+    candidate = choose_template(photo, outline, templates, options, warnings)
     template = candidate.template
     if options.template is None and template.id == FREEFORM_ID:
-        sheet = sheet.warn(
+        warnings.append(
             f"no template fits (best score {candidate.score:.2f} < {identify.MIN_TEMPLATE_SCORE}):"
             " read as freeform"
         )
     corners = refined_corners(outline, template, candidate.alignment)
     size = rectify.sheet_size(replace(outline, corners=corners), template.aspect)
-    with timer.step("rectify"):
-        image = rectify.warp(photo, corners, size)
-    del photo  # the full photo is the largest object: free it before OCR
-    with timer.step("ocr", reader_settings(options)):
-        fields = read_fields(image, template, options, ocr_warnings)
-    sheet = replace(
-        sheet,
-        warnings=(*sheet.warnings, *ocr_warnings),
-        template=template.id,
-        template_score=candidate.score,
-        corners=tuple((float(x), float(y)) for x, y in corners),
-        size=size,
-        fields=tuple(fields),
-        steps=tuple(timer.steps),
-    )
-    return ProcessResult(sheet, image)
+    return Placement(corners, size, template, candidate.score, tuple(warnings))
 
 
 def rectified_as(
     photo: np.ndarray, template_id: str, templates: dict[str, Template]
 ) -> tuple[np.ndarray, Template]:
-    """The photo's sheet found, aligned to a known template and warped: for benchmarks
-    and training data, where the true template is given."""
-    outline = rectify.find_sheet(photo)
-    candidate = choose_template(photo, outline, templates, ProcessOptions(template=template_id))
-    corners = refined_corners(outline, candidate.template, candidate.alignment)
-    size = rectify.sheet_size(replace(outline, corners=corners), candidate.template.aspect)
-    return rectify.warp(photo, corners, size), candidate.template
+    """The photo's sheet placed with a known template and warped: for benchmarks and
+    training data, where the true template is given."""
+    placement = place_sheet(photo, templates, ProcessOptions(template=template_id))
+    return rectify.warp(photo, placement.corners, placement.size), placement.template
 
 
 def choose_template(
