@@ -102,3 +102,12 @@ def test_the_prefix_cache_stays_bounded_and_answers_stay_right(
     answers = [lexicon.has_prefix(p) for p in ("h", "ha", "hau", "hx", "has", "z", "ha")]
     assert answers == [True, True, True, False, True, False, True]
     assert len(lexicon._prefixes) <= 3
+
+
+def test_a_capital_b_after_a_small_letter_is_an_eszett() -> None:
+    word = [ctc.Emission(c, 0.9, i) for i, c in enumerate("StraBe")]
+    assert "".join(e.char for e in ctc.eszett_for_capital_b(word)) == "Straße"
+    start = [ctc.Emission(c, 0.9, i) for i, c in enumerate("Bach")]
+    assert ctc.eszett_for_capital_b(start) == start  # a word's first B is a B
+    capitals = [ctc.Emission(c, 0.9, i) for i, c in enumerate("ABBA")]
+    assert ctc.eszett_for_capital_b(capitals) == capitals

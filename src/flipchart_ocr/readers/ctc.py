@@ -278,18 +278,34 @@ def read_words(
     for word, first, last in _words(emissions, probabilities.shape[1]):
         if word[0].char == " ":
             continue
+        as_read = "".join(e.char for e in word)
+        word = eszett_for_capital_b(word)
         chosen = (
             _with_known_word(word, first, last, probabilities, charset, lexicon)
             if lexicon
             else word
         )
-        as_read = "".join(e.char for e in word)
         text = "".join(e.char for e in chosen)
         confidence = letters_confidence(chosen)
         if lexicon and _is_unknown(text, lexicon) and confidence < SURE_UNKNOWN:
             confidence = min(confidence, UNKNOWN_CONFIDENCE)
         found.append(Word(text, confidence, as_read if text != as_read else None))
     return found
+
+
+def eszett_for_capital_b(word: list[Emission]) -> list[Emission]:
+    """A capital B right after a small letter read as ß.
+
+    The recogniser (trained mostly on print and Chinese) reads a handwritten ß as B:
+    "StraBe", "GroB", "PauBnitz" in 9 of 20 DHSD words of unseen writers. A capital B
+    after a small letter, inside a word, is next to unknown in German and English.
+    """
+    return [
+        Emission("ß", e.probability, e.frame)
+        if e.char == "B" and i > 0 and word[i - 1].char.islower()
+        else e
+        for i, e in enumerate(word)
+    ]
 
 
 def _is_unknown(text: str, lexicon: Lexicon) -> bool:
