@@ -390,8 +390,14 @@ class PPOCRReader:
             # to take it for one line ("BEGEGNUNGEN" beside "FR. LIBUDA").
             field_boxes = [region.box for region in regions]
             boxes = [part for box in boxes for part in split_at_regions(box, field_boxes)]
-        lines = read_boxes(image, boxes, self.lexicon, self.threads)
-        return Reading(assign_to_regions(lines, [region.box for region in regions]))
+        # Each box goes to its region before it is read: a box in none (the printed
+        # title, a note in the margin) costs no recognition.
+        per_region = assign_to_regions(boxes, [region.box for region in regions])
+        lines = read_boxes(
+            image, [box for found in per_region for box in found], self.lexicon, self.threads
+        )
+        read = iter(lines)
+        return Reading([_in_reading_order([next(read) for _ in found]) for found in per_region])
 
     def settings(self) -> dict[str, object]:
         return {
@@ -405,8 +411,8 @@ class PPOCRReader:
 
 def read_boxes(
     image: np.ndarray, boxes: list[Box], lexicon: ctc.Lexicon | None, threads: int = 1
-) -> list[Line]:
-    """Each box straightened, read and decoded: its line (noise dropped)."""
+) -> list[Line | None]:
+    """Each box straightened, read and decoded: its line, or None for noise."""
     found = models(threads)
     probabilities = found.recognise([straightened(image, box) for box in boxes])
     lines = []
@@ -414,25 +420,26 @@ def read_boxes(
         words = tuple(ctc.read_words(row, found.charset, lexicon))
         text = " ".join(w.text for w in words)
         line = Line(text, line_confidence(words), box.bbox, words, reader="ppocr")
-        if not is_noise(line):
-            lines.append(line)
+        lines.append(None if is_noise(line) else line)
     return lines
 
 
-def assign_to_regions(lines: list[Line], regions: list[BBox]) -> list[list[Line]]:
-    """Per region, the lines that lie mostly inside it (the one they overlap most), top
-    to bottom. Lines in no region (a printed title, a note in the margin) are left out."""
-    per_region: list[list[Line]] = [[] for _ in regions]
-    for line in lines:
-        overlaps = [_overlap(line.bbox, region) for region in regions]
+def assign_to_regions(boxes: list[Box], regions: list[BBox]) -> list[list[Box]]:
+    """Per region, the boxes that lie mostly inside it (the one they overlap most).
+    Boxes in no region are left out."""
+    per_region: list[list[Box]] = [[] for _ in regions]
+    for box in boxes:
+        overlaps = [_overlap(box.bbox, region) for region in regions]
         best = int(np.argmax(overlaps)) if overlaps else -1
-        if best >= 0 and overlaps[best] >= 0.5 * max(line.bbox[2] * line.bbox[3], 1):
-            per_region[best].append(line)
-    return [sorted(found, key=_reading_key) for found in per_region]
+        if best >= 0 and overlaps[best] >= 0.5 * max(box.bbox[2] * box.bbox[3], 1):
+            per_region[best].append(box)
+    return per_region
 
 
-def _reading_key(line: Line) -> tuple[int, int]:
-    return line.bbox[1] + line.bbox[3] // 2, line.bbox[0]
+def _in_reading_order(lines: list[Line | None]) -> list[Line]:
+    """The lines (noise dropped) top to bottom, by their middles, then left to right."""
+    found = [line for line in lines if line is not None]
+    return sorted(found, key=lambda line: (line.bbox[1] + line.bbox[3] // 2, line.bbox[0]))
 
 
 def _overlap(a: BBox, b: BBox) -> int:
