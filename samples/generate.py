@@ -2,12 +2,19 @@
 
     python samples/generate.py --out samples                       # the committed set
     python samples/generate.py --out /tmp/heldout --seed 1000 --count 30   # photos never seen
+    python samples/generate.py --out /tmp/hands --count 30 --hands ../shared/handwriting/dhsd
+    python samples/generate.py --out /tmp/user --count 30 --user-templates 4
+    python samples/generate.py --out /tmp/boards --count 30 --boards [--hands DIR]
 
 Each photo NAME.jpg gets NAME.truth.json: template, sheet corners in the upright
 photo, every field's handwritten text. The sheet is rendered from the project's
 own templates (so photos always match them), filled in with handwriting fonts in
 marker colours, then photographed: perspective, rotation, background, uneven
 light, shadow, blur, noise, JPEG, sometimes an EXIF rotation.
+
+The varied sets (samples/README.md) write with real hands (DHSD word images,
+``handwords.py``), fill templates invented as users write them (``user_templates.py``)
+or draw freeform boards with their truth in reading order (``board_scenes.py``).
 """
 
 from __future__ import annotations
