@@ -38,7 +38,12 @@ sys.path.insert(0, str(HERE.parent / "src"))
 sys.path.insert(0, str(HERE))  # the generator's helper modules beside it
 import board_scenes  # noqa: E402
 import user_templates  # noqa: E402
-from flipchart_ocr.templates import FREEFORM_ID, Template, load_templates  # noqa: E402
+from flipchart_ocr.templates import (  # noqa: E402
+    FREEFORM_ID,
+    Template,
+    TemplateField,
+    load_templates,
+)
 from handwords import HandPen, WordImage, load_words, parse_writers  # noqa: E402
 
 DEJAVU = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
@@ -647,11 +652,9 @@ def render_varied_poster(
             )
         else:
             ink = builtin_label(draw, template_field, (width, height))
+        x0, y0, x1, y1 = ink
         labels[template_field.id] = [
-            round(ink[0] / width, 4),
-            round(ink[1] / height, 4),
-            round((ink[2] - ink[0]) / width, 4),
-            round((ink[3] - ink[1]) / height, 4),
+            round(v, 4) for v in (x0 / width, y0 / height, (x1 - x0) / width, (y1 - y0) / height)
         ]
         label = (ink[1], ink[3]) if template_field.label else None
         fields[template_field.id], touches = fill_field(
@@ -663,8 +666,8 @@ def render_varied_poster(
 
 
 def builtin_label(
-    draw: ImageDraw.ImageDraw, template_field, size: tuple[int, int]
-) -> tuple[float, float, float, float]:  # noqa: ANN001
+    draw: ImageDraw.ImageDraw, template_field: TemplateField, size: tuple[int, int]
+) -> tuple[float, float, float, float]:
     """A built-in template's label, printed as on the committed samples; returns its ink box."""
     width, height = size
     x, y, w, _ = template_field.box
@@ -678,7 +681,7 @@ def builtin_label(
 
 def fill_field(
     image: Image.Image,
-    template_field,  # noqa: ANN001
+    template_field: TemplateField,
     label: tuple[float, float] | None,
     spec: Spec,
     rng: np.random.Generator,
