@@ -342,7 +342,12 @@ def read_fields(
     size = (image.shape[1], image.shape[0])
     freeform = template.id == FREEFORM_ID
     regions = [
-        Region(segment.field_pixel_box(f, size, content=False), f.id, sparse=freeform)
+        Region(
+            segment.field_pixel_box(f, size, content=False),
+            f.id,
+            sparse=freeform,
+            writing_top=segment.field_pixel_box(f, size, content=True)[1],
+        )
         for f in template.fields
     ]
     reading = make_reader(options).read(image, regions)

@@ -29,6 +29,9 @@ class Region:
     box: BBox  # x, y, w, h in sheet pixels
     name: str = ""  # the field id, for warnings
     sparse: bool = False  # text anywhere (a freeform sheet), not rows in a box
+    # Where the template expects writing to start (below its printed label), in sheet
+    # pixels; a reader that must not see the label (Tesseract) starts there.
+    writing_top: int | None = None
 
 
 @dataclass
