@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -106,7 +107,7 @@ def count_flags(flags: Counter[tuple[bool, bool]], lines: tuple[Line, ...], trut
                 flags[(truth_words[core[0]] > 0, word.confidence < LOW_CONFIDENCE)] += 1
 
 
-def dhsd(root: Path, writers: range, lang: str) -> None:
+def dhsd(root: Path, writers: range, lang: str, tesseract: bool) -> None:
     rows = [
         r
         for r in csv.DictReader((root / "labels.tsv").open(encoding="utf-8"), delimiter="\t")
@@ -133,7 +134,24 @@ def dhsd(root: Path, writers: range, lang: str) -> None:
             chars += len(row["text"])
             right += text == row["text"]
         print(f"| {name} | {edits / chars:.3f} | {folded / chars:.3f} | {right}/{len(rows)} |")
-    print(f"\n{seconds / len(rows) * 1000:.1f} ms a word")
+    if tesseract:
+        edits = folded = chars = right = 0
+        for row in rows:
+            done = subprocess.run(
+                ["tesseract", str(root / row["file"]), "-", "--psm", "7", "-l", lang],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            text = " ".join(done.stdout.split())
+            edits += edit_distance(text, row["text"])
+            folded += edit_distance(text.lower(), row["text"].lower())
+            chars += len(row["text"])
+            right += text == row["text"]
+        print(
+            f"| plain `tesseract --psm 7 -l {lang}` | {edits / chars:.3f} | {folded / chars:.3f} | {right}/{len(rows)} |"
+        )
+    print(f"\n{seconds / len(rows) * 1000:.1f} ms a word (PP-OCR recogniser)")
 
 
 def main() -> None:
@@ -157,6 +175,7 @@ def main() -> None:
     d.add_argument("root", type=Path)
     d.add_argument("--writers", default="25-29")
     d.add_argument("--lang", default="deu")
+    d.add_argument("--tesseract", action="store_true", help="plain Tesseract on each word too")
     args = parser.parse_args()
     if args.command == "cache":
         cache(args.samples, args.folder, args.templates)
@@ -171,7 +190,7 @@ def main() -> None:
             run(folder, args.engines.split(","), options, args.templates, args.dump)
     else:
         first, last = (int(x) for x in args.writers.split("-"))
-        dhsd(args.root, range(first, last + 1), args.lang)
+        dhsd(args.root, range(first, last + 1), args.lang, args.tesseract)
 
 
 if __name__ == "__main__":
