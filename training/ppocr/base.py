@@ -137,7 +137,7 @@ def import_onnx2torch():
 
 def torch_model():
     """The restricted base model as a trainable torch module (outputs logits, N x T x C)."""
-    model = import_onnx2torch().convert(restricted_onnx(logits=True))
+    model = import_onnx2torch().convert(restricted_onnx(logits=True), attach_onnx_mapping=True)
     trainable_initializers(model)
     return model
 

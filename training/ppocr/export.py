@@ -1,5 +1,6 @@
-"""Export a fine-tuned checkpoint to ONNX (softmax output, dynamic batch and width) with its
-charset and provenance, after checking it against the PyTorch model at several widths.
+"""Export a fine-tuned checkpoint to ONNX: PaddleOCR's own graph (opset 11, softmax output,
+any batch and width) cut to our charset, with the fine-tuned weights written into it, its
+charset and provenance; checked against the PyTorch model at several widths.
 
     python training/ppocr/export.py --checkpoint /tmp/ppocr/run/best.pt \\
         --out src/flipchart_ocr/models/ppocr_rec_de.onnx
@@ -16,11 +17,11 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import torch
+from onnx import numpy_helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from base import BASE_NAME, CHARSET, base_model_path, sha256, torch_model  # noqa: E402
+from base import BASE_NAME, CHARSET, base_model_path, restricted_onnx, sha256, torch_model  # noqa: E402
 
-OPSET = 17  # onnxruntime runs it from 1.14 on
 CHECK_WIDTHS = (320, 480, 800, 1280)
 TOLERANCE = 1e-4  # largest difference in a class probability between PyTorch and ONNX
 
@@ -30,17 +31,6 @@ DHSD_CREDIT = (
     "CC BY 4.0 (https://creativecommons.org/licenses/by/4.0/); writers 1-21 used for "
     "training, 22-24 for validation; images thickened, recoloured and stretched"
 )
-
-
-class Probabilities(torch.nn.Module):
-    """The fine-tuned logits as class probabilities, like the base model's output."""
-
-    def __init__(self, logits: torch.nn.Module):
-        super().__init__()
-        self.logits = logits
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.logits(x).softmax(-1)
 
 
 def metadata(checkpoint: dict, notes: str) -> dict[str, str]:
@@ -61,18 +51,46 @@ def metadata(checkpoint: dict, notes: str) -> dict[str, str]:
     }
 
 
-def export(model: torch.nn.Module, out: Path) -> None:
-    dummy = torch.zeros(1, 3, 48, 320)
-    torch.onnx.export(
-        Probabilities(model),
-        (dummy,),
-        str(out),
-        input_names=["x"],
-        output_names=["probabilities"],
-        dynamic_axes={"x": {0: "batch", 3: "width"}, "probabilities": {0: "batch", 1: "frames"}},
-        opset_version=OPSET,
-        dynamo=False,
-    )
+def onnx_names(model: torch.nn.Module) -> dict[str, str]:
+    """Which ONNX initializer each tensor of the converted model's state came from."""
+    nodes = {n.name.replace(".", "/"): n for n in restricted_onnx().graph.node}
+    names = {}
+    for node in model.graph.nodes:  # torch.fx; a module's args follow its ONNX inputs
+        if node.op != "call_module":
+            continue
+        module = model.get_submodule(node.target)
+        for arg, value in zip(node.args, module.onnx_mapping.inputs, strict=False):
+            if isinstance(arg, torch.fx.Node) and arg.op == "get_attr":
+                names[arg.target] = value
+        inputs = nodes[node.target].input if node.target in nodes else []
+        prefix = node.target + (".1" if isinstance(module, torch.nn.Sequential) else "")
+        layer = model.get_submodule(prefix)
+        if isinstance(layer, torch.nn.Conv2d):
+            names |= dict(zip([f"{prefix}.weight", f"{prefix}.bias"], inputs[1:], strict=False))
+        elif isinstance(layer, torch.nn.BatchNorm2d):
+            fields = ["weight", "bias", "running_mean", "running_var"]
+            names |= {f"{prefix}.{f}": v for f, v in zip(fields, inputs[1:], strict=True)}
+    return names
+
+
+def weights_into_onnx(model: torch.nn.Module) -> onnx.ModelProto:
+    """The base graph (cut to our charset, softmax output) carrying the fine-tuned weights.
+
+    Exporting the onnx2torch module instead fixes its Reshape targets to the traced shape,
+    so we keep PaddleOCR's own graph, which takes any batch and width."""
+    out = restricted_onnx()
+    names = onnx_names(model)
+    state = model.state_dict()
+    missing = [
+        k for k, v in state.items() if v.is_floating_point() and v.numel() > 1 and k not in names
+    ]
+    assert not missing, missing
+    arrays = {names[k]: v.detach().numpy() for k, v in state.items() if k in names}
+    for init in out.graph.initializer:
+        if init.name in arrays:
+            array = arrays[init.name].astype(numpy_helper.to_array(init).dtype)
+            init.CopyFrom(numpy_helper.from_array(array.reshape(init.dims), init.name))
+    return out
 
 
 def largest_difference(model: torch.nn.Module, path: Path) -> dict[int, float]:
@@ -99,14 +117,14 @@ def main() -> None:
     model = torch_model()
     model.load_state_dict(checkpoint["model"])
     model.eval()
-    export(model, args.out)
+    onnx_model = weights_into_onnx(model)
+    onnx.helper.set_model_props(onnx_model, metadata(checkpoint, args.notes))
+    onnx.save(onnx_model, str(args.out))
     differences = largest_difference(model, args.out)
     print("largest |PyTorch - ONNX| per width:", differences)
     if max(differences.values()) > TOLERANCE:
+        args.out.unlink()
         raise SystemExit("the ONNX does not match the PyTorch model")
-    onnx_model = onnx.load(str(args.out))
-    onnx.helper.set_model_props(onnx_model, metadata(checkpoint, args.notes))
-    onnx.save(onnx_model, str(args.out))
     args.out.with_suffix(".charset.txt").write_text(CHARSET, encoding="utf-8")
     size = args.out.stat().st_size / 1e6
     print(f"{args.out} ({size:.1f} MB, step {checkpoint['step']}), sha256 {sha256(args.out)}")
