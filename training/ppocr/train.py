@@ -33,7 +33,10 @@ from base import CHARSET, torch_model  # noqa: E402
 from flipchart_ocr.evaluate import edit_distance  # noqa: E402  (the benchmarks' CER)
 
 CLASS = {c: i + 1 for i, c in enumerate(CHARSET)}
-TRAIN_MAX_WIDTH = 640  # wider training lines are squeezed: a step's cost grows with width
+TRAIN_MAX_WIDTH = 640
+Sample = tuple[
+    np.ndarray, str, bool
+]  # image, text, generated (not DHSD)  # wider training lines are squeezed: a step's cost grows with width
 
 
 def parse_args() -> argparse.Namespace:
@@ -43,6 +46,13 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--minutes", type=float, default=90, help="stop (resumably) after this")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--warmup", type=int, default=50, help="steps of linear LR warm-up")
+    p.add_argument(
+        "--distil",
+        type=float,
+        default=1.0,
+        help="weight of the KL divergence to the base model's outputs on generated lines",
+    )
     p.add_argument("--dhsd-share", type=float, default=0.6, help="share of DHSD words a batch")
     p.add_argument("--save-every", type=int, default=50)
     p.add_argument("--validate-every", type=int, default=250)
@@ -68,18 +78,18 @@ class Batches:
         ]
         self.synthetic = synthetic.SyntheticLines(seed)
         self.batch, self.dhsd_share = batch, dhsd_share
-        self.queue: list[list[tuple[np.ndarray, str]]] = []
+        self.queue: list[list[Sample]] = []
 
-    def line(self) -> tuple[np.ndarray, str]:
+    def line(self) -> Sample:
         if self.rng.random() < self.dhsd_share:
             word = self.rng.choice(self.words)
-            return data.marker_word(word, self.rng), word.text
+            return data.marker_word(word, self.rng), word.text, False
         while True:
             image, text = self.synthetic.sample()
             if data.in_charset(text, CHARSET):
-                return image, text
+                return image, text, True
 
-    def next(self) -> list[tuple[np.ndarray, str]]:
+    def next(self) -> list[Sample]:
         if not self.queue:
             pool = sorted(
                 (self.line() for _ in range(4 * self.batch)),
@@ -90,25 +100,41 @@ class Batches:
         return self.queue.pop()
 
 
-def tensors(lines: list[tuple[np.ndarray, str]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    images = [image for image, _ in lines]
+def tensors(lines: list[Sample]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    images = [image for image, _, _ in lines]
     width = min(TRAIN_MAX_WIDTH, preprocess.batch_width(images))
     x = torch.from_numpy(preprocess.batch(images, width))
-    targets = torch.tensor([CLASS[c] for _, text in lines for c in text], dtype=torch.long)
-    lengths = torch.tensor([len(text) for _, text in lines], dtype=torch.long)
+    targets = torch.tensor([CLASS[c] for _, text, _ in lines for c in text], dtype=torch.long)
+    lengths = torch.tensor([len(text) for _, text, _ in lines], dtype=torch.long)
     return x, targets, lengths
 
 
-def ctc_loss(model: torch.nn.Module, lines: list[tuple[np.ndarray, str]]) -> torch.Tensor:
+def step_loss(
+    model: torch.nn.Module, teacher: torch.nn.Module, lines: list[Sample], distil: float
+) -> torch.Tensor:
+    """CTC on every line, plus on the generated lines the KL divergence to the base model.
+
+    The distillation keeps the base model's reading where we have no real handwriting to
+    teach it better (sentences, digits, English, print-like hands): without it, 100 steps
+    made lines in unseen fonts read worse (CER 0.26 -> 0.29) while DHSD read better."""
     x, targets, target_lengths = tensors(lines)
-    log_probs = model(x).log_softmax(-1).transpose(0, 1)  # T x N x C
-    frames = torch.full((len(lines),), log_probs.shape[0], dtype=torch.long)
-    return F.ctc_loss(log_probs, targets, frames, target_lengths, blank=0, zero_infinity=True)
+    log_probs = model(x).log_softmax(-1)  # N x T x C
+    frames = torch.full((len(lines),), log_probs.shape[1], dtype=torch.long)
+    loss = F.ctc_loss(
+        log_probs.transpose(0, 1), targets, frames, target_lengths, blank=0, zero_infinity=True
+    )
+    generated = torch.tensor([g for _, _, g in lines])
+    if distil > 0 and generated.any():
+        with torch.no_grad():
+            target = teacher(x[generated]).log_softmax(-1)
+        kl = F.kl_div(log_probs[generated], target, log_target=True, reduction="none")
+        loss = loss + distil * kl.sum(-1).mean()
+    return loss
 
 
 def learning_rate(step: int, args: argparse.Namespace) -> float:
     """Short warm-up, then cosine decay to a tenth over the planned steps."""
-    warmup = 100
+    warmup = args.warmup
     if step < warmup:
         return args.lr * (step + 1) / warmup
     progress = min(1.0, (step - warmup) / max(1, args.steps - warmup))
@@ -183,6 +209,7 @@ def main() -> None:
     model = torch_model()
     model.eval()  # fine-tune with the pretrained batch-norm statistics frozen (batches of 8)
     freeze_early_convolutions(model, args.freeze_convs)
+    teacher = torch_model().eval().requires_grad_(False)  # the base model, for distillation
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(trainable, lr=args.lr, weight_decay=0.0)
     step, best = 0, float("inf")
@@ -204,7 +231,7 @@ def main() -> None:
     while step < args.steps and time.time() - start < args.minutes * 60:
         for group in optimiser.param_groups:
             group["lr"] = learning_rate(step, args)
-        loss = ctc_loss(model, batches.next())
+        loss = step_loss(model, teacher, batches.next(), args.distil)
         optimiser.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trainable, 5.0)
