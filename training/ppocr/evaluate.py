@@ -12,7 +12,9 @@ case-sensitive and case-ignored. Sets:
 - unseen fonts: lines from test_lines.py (fonts no training here used), if given;
 - pipeline rows: rows cut from generated photos by training/recogniser/pipeline_rows.py
   --test-fonts (the generator's own fonts), if given;
-- real lines: ../shared/realdata/3_handwriting_lines_with_gt (English, 4 lines, 63 letters).
+- real lines: ../shared/realdata/3_handwriting_lines_with_gt (English, 4 lines, 75 characters);
+- real photos (--pages): line crops real_crops.py cut from the photos of ../shared/realdata
+  1 and 2 that have a transcription (mostly English), scored as word F1 per page.
 The original model is the rapidocr wheel's full ONNX with its output cut to our classes
 before the argmax, which is what restricting it to our charset means.
 """
@@ -36,7 +38,7 @@ sys.path.insert(0, str(HERE.parents[1] / "src"))
 import data  # noqa: E402
 import preprocess  # noqa: E402
 
-from flipchart_ocr.evaluate import edit_distance  # noqa: E402  (the benchmarks' CER)
+from flipchart_ocr.evaluate import Tally, edit_distance, words  # noqa: E402  (the benchmarks')
 
 MODEL = HERE.parents[1] / "src" / "flipchart_ocr" / "models" / "ppocr_rec_de.onnx"
 REAL_LINES = data.shared_folder() / "realdata" / "3_handwriting_lines_with_gt"
@@ -142,6 +144,19 @@ def real_lines(folder: Path = REAL_LINES) -> list[Line]:
     return lines
 
 
+def page_word_f1(read: Reader, pages: Path, fold: bool) -> float:
+    """Bag-of-words F1 over the pages real_crops.py cut (the transcriptions have no order)."""
+    tally = Tally()
+    for page in sorted(p for p in pages.iterdir() if p.is_dir()):
+        crops = [cv2.imread(str(f)) for f in sorted(page.glob("*.png"))]
+        predicted = "\n".join(read(crops)) if crops else ""
+        truth = (page / "gt.txt").read_text(encoding="utf-8")
+        if fold:
+            predicted, truth = predicted.lower(), truth.lower()
+        tally.add_words(words(predicted), words(truth))
+    return tally.f1
+
+
 def test_sets(args: argparse.Namespace) -> dict[str, list[Line]]:
     sets = {"DHSD 25-29 scanned": dhsd_test(False), "DHSD 25-29 marker": dhsd_test(True)}
     if args.unseen_fonts:
@@ -159,6 +174,7 @@ def main() -> None:
     p.add_argument("--base", type=Path, default=None, help="default: rapidocr's")
     p.add_argument("--unseen-fonts", type=Path, help="a folder test_lines.py wrote")
     p.add_argument("--rows", type=Path, help="a folder pipeline_rows.py --test-fonts wrote")
+    p.add_argument("--pages", type=Path, help="a folder real_crops.py wrote")
     p.add_argument("--limit", type=int, help="only the first N lines of each set (a quick look)")
     p.add_argument("--threads", type=int, default=THREADS)
     p.add_argument("--readers", default="original,fine-tuned", help="which columns")
@@ -181,6 +197,19 @@ def main() -> None:
         figures = [cer(read[k], truth, fold) for fold in (False, True) for k in readers]
         cells = " | ".join(f"{f:.3f}" for f in figures)
         print(f"| {name} | {len(lines)} | {sum(map(len, truth))} | {cells} |", flush=True)
+    if args.pages:
+        pages = [p for p in args.pages.iterdir() if p.is_dir()]
+        figures = [
+            page_word_f1(r, args.pages, fold) for fold in (False, True) for r in readers.values()
+        ]
+        columns = [f"{k} word F1" for k in readers] + [f"{k} word F1 (case ign.)" for k in readers]
+        print(f"\n| real photos, lines by PP-OCRv6 det | pages | {' | '.join(columns)} |")
+        print("|---" * (2 + len(columns)) + "|")
+        print(
+            f"| realdata/1 + 2 with .gt.txt | {len(pages)} | "
+            + " | ".join(f"{f:.3f}" for f in figures)
+            + " |"
+        )
 
 
 if __name__ == "__main__":

@@ -33,7 +33,16 @@ DHSD_CREDIT = (
 )
 
 
-def metadata(checkpoint: dict, notes: str) -> dict[str, str]:
+def blended(base: dict, tuned: dict, share: float) -> dict:
+    """Weight-space interpolation between the base and the fine-tuned model (WiSE-FT,
+    Wortsman et al. 2022): keeps more of the base model's breadth than the fine-tune alone."""
+    return {
+        k: base[k] + share * (tuned[k] - base[k]) if base[k].is_floating_point() else tuned[k]
+        for k in base
+    }
+
+
+def metadata(checkpoint: dict, blend: float, notes: str) -> dict[str, str]:
     base = base_model_path()
     return {
         "character": CHARSET,
@@ -47,7 +56,7 @@ def metadata(checkpoint: dict, notes: str) -> dict[str, str]:
         "keeping aspect, right-padded with 0 to W >= 320",
         "output": "N x W/8 x C class probabilities (softmax); class 0 CTC blank, "
         "class k > 0 is character[k - 1]",
-        "training": json.dumps({"step": checkpoint["step"], "notes": notes}),
+        "training": json.dumps({"step": checkpoint["step"], "blend": blend, "notes": notes}),
     }
 
 
@@ -111,14 +120,20 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument(
+        "--blend",
+        type=float,
+        default=1.0,
+        help="weights base + BLEND * (fine-tuned - base); 1 = the checkpoint as trained",
+    )
     p.add_argument("--notes", default="", help="recorded in the metadata (what run, why)")
     args = p.parse_args()
     checkpoint = torch.load(args.checkpoint, weights_only=False)
     model = torch_model()
-    model.load_state_dict(checkpoint["model"])
+    model.load_state_dict(blended(model.state_dict(), checkpoint["model"], args.blend))
     model.eval()
     onnx_model = weights_into_onnx(model)
-    onnx.helper.set_model_props(onnx_model, metadata(checkpoint, args.notes))
+    onnx.helper.set_model_props(onnx_model, metadata(checkpoint, args.blend, args.notes))
     onnx.save(onnx_model, str(args.out))
     differences = largest_difference(model, args.out)
     print("largest |PyTorch - ONNX| per width:", differences)
