@@ -107,13 +107,13 @@ def count_flags(flags: Counter[tuple[bool, bool]], lines: tuple[Line, ...], trut
                 flags[(truth_words[core[0]] > 0, word.confidence < LOW_CONFIDENCE)] += 1
 
 
-def dhsd(root: Path, writers: range, lang: str, tesseract: bool) -> None:
+def dhsd(root: Path, writers: range, lang: str, tesseract: bool, recogniser: str) -> None:
     rows = [
         r
         for r in csv.DictReader((root / "labels.tsv").open(encoding="utf-8"), delimiter="\t")
         if int(r["writer"]) in writers
     ]
-    models = ppocr.models(ppocr.default_threads())
+    models = ppocr.models(ppocr.default_threads(), recogniser)
     images = [
         cv2.cvtColor(cv2.imread(str(root / r["file"]), cv2.IMREAD_GRAYSCALE), cv2.COLOR_GRAY2BGR)
         for r in rows
@@ -122,7 +122,10 @@ def dhsd(root: Path, writers: range, lang: str, tesseract: bool) -> None:
     probabilities = models.recognise(images)
     seconds = time.perf_counter() - start
     lexicon = ctc.lexicon(lang)
-    print(f"\n## DHSD writers {writers.start}-{writers.stop - 1} ({len(rows)} words)\n")
+    print(
+        f"\n## DHSD writers {writers.start}-{writers.stop - 1} ({len(rows)} words),"
+        f" recogniser {recogniser}\n"
+    )
     print("| decoding | CER | CER, case ignored | words right |")
     print("| --- | --- | --- | --- |")
     for name, known in (("greedy", None), (f"word list ({lang})", lexicon)):
@@ -171,10 +174,12 @@ def main() -> None:
     r.add_argument("--templates", type=Path)
     r.add_argument("--dump", action="store_true", help="print every field read wrong")
     r.add_argument("--no-words", action="store_true", help="greedy decoding, no word lists")
+    r.add_argument("--recogniser", default="de", help="PP-OCR's recogniser: de or base")
     d = sub.add_parser("dhsd")
     d.add_argument("root", type=Path)
     d.add_argument("--writers", default="25-29")
     d.add_argument("--lang", default="deu")
+    d.add_argument("--recogniser", default="de", help="PP-OCR's recogniser: de or base")
     d.add_argument("--tesseract", action="store_true", help="plain Tesseract on each word too")
     args = parser.parse_args()
     if args.command == "cache":
@@ -182,6 +187,7 @@ def main() -> None:
     elif args.command == "run":
         options = ProcessOptions(
             decode_words=not args.no_words,
+            recogniser=args.recogniser,
             lang=args.lang,
             detect_sides=tuple(int(x) for x in args.detect_sides.split(",")),
             threads=ppocr.default_threads(),
@@ -190,7 +196,7 @@ def main() -> None:
             run(folder, args.engines.split(","), options, args.templates, args.dump)
     else:
         first, last = (int(x) for x in args.writers.split("-"))
-        dhsd(args.root, range(first, last + 1), args.lang, args.tesseract)
+        dhsd(args.root, range(first, last + 1), args.lang, args.tesseract, args.recogniser)
 
 
 if __name__ == "__main__":

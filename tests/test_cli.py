@@ -114,7 +114,7 @@ def test_engine_is_recorded_and_a_change_of_engine_redoes_the_photo(
     document = json.loads((out / "good.json").read_text(encoding="utf-8"))
     assert document["pipeline"]["engine"] == "ppocr"
     # the model and its checksum are recorded, in the cache key and in the sheet
-    assert document["pipeline"]["reader"]["recogniser"]["sha256"] == ppocr.RECOGNISER.sha256
+    assert document["pipeline"]["reader"]["recogniser"]["sha256"] == ppocr.RECOGNISER_DE.sha256
     jsonschema.validate(document, load_schema("sheet"))
 
 

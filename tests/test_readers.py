@@ -80,7 +80,7 @@ def test_a_damaged_model_file_stops_process_before_any_work(
 ) -> None:
     models = tmp_path / "models"
     shutil.copytree(ppocr.model_dir(), models)
-    (models / ppocr.RECOGNISER.name).write_bytes(b"not a model")
+    (models / ppocr.DETECTOR.name).write_bytes(b"not a model")
     monkeypatch.setattr(ppocr, "model_dir", lambda: models)
     with pytest.raises(ModelError, match="checksum"):
         ppocr.check_models()
@@ -89,7 +89,7 @@ def test_a_damaged_model_file_stops_process_before_any_work(
         cli, ["process", str(SAMPLES / "austausch-01-dkg-blue.jpg"), "-o", str(out)]
     )
     assert result.exit_code == 2
-    assert "PP-OCRv6_rec_small.onnx" in result.stderr and "pip install 'rapidocr" in result.stderr
+    assert "PP-OCRv6_det_small.onnx" in result.stderr and "pip install 'rapidocr" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not out.exists()
 
@@ -102,3 +102,14 @@ def test_a_missing_model_file_names_the_package_to_install(
         ModelError, match=r"model file missing; reinstall it: pip install 'rapidocr"
     ):
         ppocr.check_models()
+
+
+def test_our_own_recogniser_is_checked_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    own = tmp_path / "models"
+    shutil.copytree(ppocr.OWN_MODELS, own)
+    with (own / ppocr.RECOGNISER_DE.name).open("ab") as f:
+        f.write(b"\0")  # one byte more: a damaged copy
+    monkeypatch.setattr(ppocr, "OWN_MODELS", own)
+    with pytest.raises(ModelError, match="ppocr_rec_de.onnx: model file differs"):
+        ppocr.check_models("de")
+    ppocr.check_models("base")  # the wheel's recogniser is untouched

@@ -44,6 +44,8 @@ class ProcessOptions:
     # PP-OCR: the text detector sees the sheet at these sizes (pixels on its longer side).
     detect_sides: tuple[int, ...] = (960,)
     threads: int = 1  # onnxruntime threads per worker
+    # PP-OCR: the recogniser, "de" (fine-tuned on real German handwriting) or "base"
+    recogniser: str = "de"
     # A field's printed label is found by its text (fields.without_label); off: the
     # template's label strip is assumed to hold it, as before (for measuring).
     find_labels: bool = True
@@ -384,7 +386,12 @@ def make_reader(options: ProcessOptions) -> Reader:
     if options.engine == "tesseract":
         return TesseractReader(options.tesseract_options(), options.batch)
     return PPOCRReader(
-        options.lang, options.words, options.decode_words, options.detect_sides, options.threads
+        options.lang,
+        options.words,
+        options.decode_words,
+        options.detect_sides,
+        options.threads,
+        options.recogniser,
     )
 
 

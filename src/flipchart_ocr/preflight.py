@@ -78,7 +78,7 @@ def check_reader(options: ProcessOptions) -> None:
     if options.engine == "ppocr":
         from .readers import ppocr
 
-        ppocr.check_models()
+        ppocr.check_models(options.recogniser)
 
 
 def warnings(options: ProcessOptions) -> list[str]:
