@@ -393,7 +393,7 @@ class PPOCRReader:
         lang: str = "deu",
         words: frozenset[str] = frozenset(),
         decode_words: bool = True,
-        sides: tuple[int, ...] = (960,),
+        sides: tuple[int, ...] = (736, 1280),
         threads: int = 1,
         recogniser: str = DEFAULT_RECOGNISER,
     ) -> None:
