@@ -290,7 +290,7 @@ def test_a_failure_never_replaces_a_good_result_of_the_same_photo(
     env = fake_tesseract(tmp_path / "bin", _when_reading_a_photo("exit 134"))
     monkeypatch.setenv("PATH", env["PATH"])
 
-    code, err = _run("process", photos / "b.jpg", "-o", out, "--force")
+    code, err = _run("process", photos / "b.jpg", "-o", out, "--force", "--engine", "tesseract")
 
     assert code == 1
     assert "b.jpg: tesseract failed" in err

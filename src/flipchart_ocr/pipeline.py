@@ -19,7 +19,7 @@ import numpy as np
 
 from . import DEFAULT_ENGINE, PIPELINE_VERSION, fields, identify, layout, rectify, segment
 from .document import LOW_CONFIDENCE, Block, Field, Sheet, Step
-from .errors import OcrTimeout, UnknownTemplate
+from .errors import OcrError, UnknownTemplate
 from .io import read_photo
 from .readers import Reader, Region, field_confidence, tesseract
 from .readers.ppocr import PPOCRReader
@@ -283,7 +283,7 @@ def _header_or_none(
 ) -> str | None:
     try:
         return read_header(photo, outline, options)
-    except OcrTimeout as e:
+    except OcrError as e:  # a timeout or a crash on the title costs only the title
         if warnings is not None:
             warnings.append(f"title band: {e}; the template was chosen by its box lines alone")
         return None
