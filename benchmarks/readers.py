@@ -189,7 +189,9 @@ def main() -> None:
             decode_words=not args.no_words,
             recogniser=args.recogniser,
             lang=args.lang,
-            detect_sides=tuple(int(x) for x in args.detect_sides.split(",")),
+            detect_sides=()
+            if args.detect_sides == "auto"
+            else tuple(int(x) for x in args.detect_sides.split(",")),
             threads=ppocr.default_threads(),
         )
         for folder in args.folders:

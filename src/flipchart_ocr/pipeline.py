@@ -42,11 +42,12 @@ class ProcessOptions:
     # PP-OCR: unknown words may be steered towards the word lists (readers.ctc).
     decode_words: bool = True
     # PP-OCR: the text detector sees the sheet at these sizes (pixels on its longer side),
-    # merged (ppocr.merge_scales). Field CER with the fine-tuned recogniser, samples /
-    # seed 1000 / real-hand posters / user templates: 960 px 0.104 / 0.135 / 0.117 /
-    # 0.209; 1280 px 0.119 / 0.160 / 0.121 / 0.181; both 736 and 1280 px 0.105 / 0.140 /
-    # 0.118 / 0.174: small writing needs the finer scale, thick marker the coarser.
-    detect_sides: tuple[int, ...] = (736, 1280)
+    # merged (ppocr.merge_scales); empty: sizes chosen per sheet from how tall its writing
+    # is (ppocr.sides_for). Field CER with the fine-tuned recogniser, samples / seed 1000
+    # / real-hand posters / user templates: 960 px 0.104 / 0.135 / 0.117 / 0.209; 1280 px
+    # 0.119 / 0.160 / 0.121 / 0.181; 736 and 1280 px 0.105 / 0.140 / 0.118 / 0.174; per
+    # sheet 0.099 / 0.136 / 0.121 / 0.173, most sheets in one pass.
+    detect_sides: tuple[int, ...] = ()
     threads: int = 1  # onnxruntime threads per worker
     # PP-OCR: the recogniser, "de" (fine-tuned on real German handwriting) or "base"
     recogniser: str = "de"
