@@ -151,7 +151,7 @@ sheets:
   austausch-01-dkg-blue:
     fields:
       laeuft_gut:
-        text: Räumlichkeiten für alle Gruppen  # fixed by hand
+        text: Räumlichkeiten für alle Gruppen im Quartier  # fixed by hand
         # handlungsbedarfe still to do
       worauf_kommt_es_an:
         replace: {"Eiranet": "Ehrenamt"}
@@ -258,7 +258,7 @@ def test_comments_order_and_hand_written_entries_survive(
     assert after.index("    reviewed: true") < after.index("    fields:")
     entry = load_corrections(corrections).sheets[AUSTAUSCH]
     assert entry.reviewed is True
-    assert entry.fields["laeuft_gut"].text == "Räumlichkeiten für alle Gruppen"
+    assert entry.fields["laeuft_gut"].text == "Räumlichkeiten für alle Gruppen im Quartier"
     assert entry.fields["handlungsbedarfe"].ocr_sha == ocr_fingerprint(
         field_ocr(out_dir, AUSTAUSCH, "handlungsbedarfe")
     )
@@ -410,7 +410,7 @@ def test_edits_of_other_fields_and_sheets_meanwhile_are_merged(
     fields = loaded.sheets[AUSTAUSCH].fields
     assert fields["handlungsbedarfe"].text == "von Tab B"
     assert fields["worauf_kommt_es_an"].text == "von Tab A"
-    assert fields["laeuft_gut"].text == "Räumlichkeiten für alle Gruppen"  # by hand, kept
+    assert fields["laeuft_gut"].text == "Räumlichkeiten für alle Gruppen im Quartier"  # by hand, kept
     assert loaded.sheets[THEMEN].fields[themen["id"]].text == "Thema X"
     assert comment_lines(corrections.read_text(encoding="utf-8")) == comment_lines(HAND_WRITTEN)
 
@@ -462,7 +462,7 @@ def test_a_file_created_on_disk_meanwhile_is_merged_not_overwritten(
     after = corrections.read_text(encoding="utf-8")
     assert comment_lines(after) == comment_lines(HAND_WRITTEN)
     fields = load_corrections(corrections).sheets[AUSTAUSCH].fields
-    assert fields["laeuft_gut"].text == "Räumlichkeiten für alle Gruppen"
+    assert fields["laeuft_gut"].text == "Räumlichkeiten für alle Gruppen im Quartier"
     assert fields["handlungsbedarfe"].text == "Neu"
 
 
@@ -629,7 +629,7 @@ def test_a_template_change_carries_over_and_keeps_the_rest_as_comments(
     assert entry.template == "themensammlung" and entry.fields == {}
     # the typed text and the replace entry stay in the file, visible, as comments
     assert "#   laeuft_gut:" in after
-    assert "#     text: Räumlichkeiten für alle Gruppen" in after
+    assert "#     text: Räumlichkeiten für alle Gruppen im Quartier" in after
     assert '#     replace: {"Eiranet": "Ehrenamt"}' in after
     assert after.index("set aside by the review app") < after.index("# the freeform sheet")
     for comment in comment_lines(HAND_WRITTEN):
@@ -782,7 +782,7 @@ def test_a_corrections_init_file_can_be_reviewed(
     assert code == 0, stderr
     before = corrections.read_text(encoding="utf-8")
 
-    response = save(client, {"fields": {"laeuft_gut": "Räumlichkeiten für alle Gruppen"}})
+    response = save(client, {"fields": {"laeuft_gut": "Räumlichkeiten für alle Gruppen im Quartier"}})
 
     assert response.status_code == 200, response.get_data(as_text=True)
     after = corrections.read_text(encoding="utf-8")

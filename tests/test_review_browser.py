@@ -572,7 +572,7 @@ def test_a_learned_fix_is_offered_on_its_own_and_ctrl_z_takes_it_back(
     field_id, read = doubtful_word(out_dir, THEMEN)
     taught = read[:-1] + ("x" if read[-1] != "x" else "y")
     typed_twice = (
-        HAND_WRITTEN.replace("Räumlichkeiten für alle Gruppen", f"{taught} im Quartier")
+        HAND_WRITTEN.replace("Räumlichkeiten für alle Gruppen im Quartier", f"{taught} im Quartier")
         .replace("        # handlungsbedarfe still to do\n", "")
         .replace(
             "      worauf_kommt_es_an:\n",
@@ -621,7 +621,7 @@ def test_marking_sheets_reviewed_teaches_merge_nothing(
     assert load_corrections(server.corrections).sheets[THEMEN].reviewed
 
     assert learned() == before  # only the text typed by hand (in HAND_WRITTEN) teaches
-    assert set(before[0]) <= {"räumlichkeiten", "alle", "gruppen"}
+    assert set(before[0]) <= {"räumlichkeiten", "alle", "gruppen", "im", "quartier"}
 
 
 def test_saves_stay_quick_at_400_sheets(
@@ -752,7 +752,7 @@ def test_revert_to_ocr_drops_the_correction_and_ctrl_z_brings_it_back(
 ) -> None:
     page.goto(f"{server.url}/sheets/{AUSTAUSCH}")
     box = textarea(page, "laeuft_gut")
-    expect()(box).to_have_value("Räumlichkeiten für alle Gruppen")  # corrected by hand
+    expect()(box).to_have_value("Räumlichkeiten für alle Gruppen im Quartier")  # corrected by hand
     page.locator("#field-laeuft_gut .revert").click()
     ocr = field_ocr(out_dir, AUSTAUSCH, "laeuft_gut")
     expect()(box).to_have_value(ocr)
@@ -760,9 +760,9 @@ def test_revert_to_ocr_drops_the_correction_and_ctrl_z_brings_it_back(
     assert "# handlungsbedarfe still to do" in server.corrections.read_text(encoding="utf-8")
 
     page.keyboard.press("Control+Z")
-    expect()(box).to_have_value("Räumlichkeiten für alle Gruppen")
+    expect()(box).to_have_value("Räumlichkeiten für alle Gruppen im Quartier")
     wait_for_text(
-        page, server.corrections, AUSTAUSCH, "laeuft_gut", "Räumlichkeiten für alle Gruppen"
+        page, server.corrections, AUSTAUSCH, "laeuft_gut", "Räumlichkeiten für alle Gruppen im Quartier"
     )
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -34,6 +36,10 @@ def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             click.echo(f"error: {e}", err=True)
             sys.exit(int(e.exit_code))
         except KeyboardInterrupt:
+            # Leaving anyway: a further Ctrl-C must not break off this message and exit
+            # with a traceback instead of 130.
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
             # on a new line: a progress bar may hold the current one
             start = "\n" if sys.stderr.isatty() else ""
             click.echo(
