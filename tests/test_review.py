@@ -410,7 +410,9 @@ def test_edits_of_other_fields_and_sheets_meanwhile_are_merged(
     fields = loaded.sheets[AUSTAUSCH].fields
     assert fields["handlungsbedarfe"].text == "von Tab B"
     assert fields["worauf_kommt_es_an"].text == "von Tab A"
-    assert fields["laeuft_gut"].text == "Räumlichkeiten für alle Gruppen im Quartier"  # by hand, kept
+    assert (
+        fields["laeuft_gut"].text == "Räumlichkeiten für alle Gruppen im Quartier"
+    )  # by hand, kept
     assert loaded.sheets[THEMEN].fields[themen["id"]].text == "Thema X"
     assert comment_lines(corrections.read_text(encoding="utf-8")) == comment_lines(HAND_WRITTEN)
 
@@ -782,7 +784,9 @@ def test_a_corrections_init_file_can_be_reviewed(
     assert code == 0, stderr
     before = corrections.read_text(encoding="utf-8")
 
-    response = save(client, {"fields": {"laeuft_gut": "Räumlichkeiten für alle Gruppen im Quartier"}})
+    response = save(
+        client, {"fields": {"laeuft_gut": "Räumlichkeiten für alle Gruppen im Quartier"}}
+    )
 
     assert response.status_code == 200, response.get_data(as_text=True)
     after = corrections.read_text(encoding="utf-8")

@@ -762,7 +762,11 @@ def test_revert_to_ocr_drops_the_correction_and_ctrl_z_brings_it_back(
     page.keyboard.press("Control+Z")
     expect()(box).to_have_value("Räumlichkeiten für alle Gruppen im Quartier")
     wait_for_text(
-        page, server.corrections, AUSTAUSCH, "laeuft_gut", "Räumlichkeiten für alle Gruppen im Quartier"
+        page,
+        server.corrections,
+        AUSTAUSCH,
+        "laeuft_gut",
+        "Räumlichkeiten für alle Gruppen im Quartier",
     )
 
 
