@@ -323,9 +323,16 @@ def main() -> None:
     parser.add_argument(
         "--words", type=Path, action="append", default=[], help="process --words: a word list"
     )
+    parser.add_argument(
+        "--templates",
+        type=Path,
+        help="extra templates, as process --templates (default: SAMPLES/templates/ if there,"
+        " as samples/generate.py --user-templates writes them)",
+    )
     args = parser.parse_args()
     event_words = frozenset().union(*(read_word_list(path) for path in args.words))
-    templates = load_templates()
+    user_templates = args.templates or args.samples / "templates"
+    templates = load_templates(user_templates if user_templates.is_dir() else None)
     engines = ENGINES if args.engine == "both" else (args.engine,)
     sets = [(f"{args.samples.name}/", load_truths(args.samples))]
     with tempfile.TemporaryDirectory() as tmp:

@@ -2,12 +2,19 @@
 
     python samples/generate.py --out samples                       # the committed set
     python samples/generate.py --out /tmp/heldout --seed 1000 --count 30   # photos never seen
+    python samples/generate.py --out /tmp/hands --count 30 --hands ../shared/handwriting/dhsd
+    python samples/generate.py --out /tmp/user --count 30 --user-templates 4
+    python samples/generate.py --out /tmp/boards --count 30 --boards [--hands DIR]
 
 Each photo NAME.jpg gets NAME.truth.json: template, sheet corners in the upright
 photo, every field's handwritten text. The sheet is rendered from the project's
 own templates (so photos always match them), filled in with handwriting fonts in
 marker colours, then photographed: perspective, rotation, background, uneven
 light, shadow, blur, noise, JPEG, sometimes an EXIF rotation.
+
+The varied sets (samples/README.md) write with real hands (DHSD word images,
+``handwords.py``), fill templates invented as users write them (``user_templates.py``)
+or draw freeform boards with their truth in reading order (``board_scenes.py``).
 """
 
 from __future__ import annotations
@@ -17,7 +24,8 @@ import json
 import math
 import sys
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import cv2
@@ -25,8 +33,13 @@ import numpy as np
 from fontTools.ttLib import TTFont
 from PIL import Image, ImageDraw, ImageFont
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "src"))
+sys.path.insert(0, str(HERE))  # the generator's helper modules beside it
+import board_scenes  # noqa: E402
+import user_templates  # noqa: E402
 from flipchart_ocr.templates import FREEFORM_ID, Template, load_templates  # noqa: E402
+from handwords import HandPen, WordImage, load_words, parse_writers  # noqa: E402
 
 DEJAVU = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 DEJAVU_BOLD = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
@@ -54,6 +67,8 @@ INKS = {  # RGB marker colours
     "red": (185, 30, 35),
     "pale-blue": (95, 135, 205),
 }
+# More marker colours for the varied sets (kept apart: the sets above pick from INKS).
+MARKERS = {**INKS, "orange": (225, 110, 25), "purple": (105, 45, 140), "brown": (110, 70, 40)}
 
 # Handwritten content, as on the seed protocol's flipcharts.
 CORPUS = [
@@ -188,6 +203,11 @@ class Spec:
     cards: bool = False
     notes: str = ""
     long_side: int = 0  # 0: the --long-side default
+    # The varied sets (--hands, --boards, --user-templates):
+    varied: bool = False  # per-field sizes, more colours, writing that touches the label
+    hands: bool = False  # real handwriting (DHSD words) instead of the font
+    board: str = ""  # a freeform board (board_scenes.SCENES) instead of a poster
+    touch: float = 0.0  # share of fields whose first line touches the printed label
 
 
 COMMITTED = [
@@ -327,6 +347,12 @@ COMMITTED = [
 # -- handwriting ------------------------------------------------------------------------
 
 
+@cache
+def font_glyphs(path: str) -> frozenset[int]:
+    """The code points a font has glyphs for."""
+    return frozenset(TTFont(path).getBestCmap())
+
+
 class Hand:
     """A handwriting font at one size, with umlauts drawn where the font lacks them."""
 
@@ -334,9 +360,36 @@ class Hand:
         self.font = ImageFont.truetype(path, size)
         self.size = size
         self.rng = rng
-        self.glyphs = set(TTFont(path).getBestCmap())
+        self.glyphs = font_glyphs(path)
         # Some marker fonts draw small capitals for lower case: what is written is capitals.
         self.capitals_only = Path(path).name in CAPITALS_ONLY
+
+    @classmethod
+    def for_x_height(cls, path: str, x_height: float, rng: np.random.Generator) -> Hand:
+        """The font at the size whose lower-case letters are ``x_height`` pixels tall."""
+        _, top, _, bottom = ImageFont.truetype(path, 100).getbbox("x")
+        return cls(path, max(int(100 * x_height / max(bottom - top, 1)), 8), rng)
+
+    @property
+    def line_height(self) -> float:
+        """From the top of the capitals to the bottom of the descenders, in pixels."""
+        _, top, _, bottom = self.font.getbbox("Hgjy")
+        return float(bottom - top)
+
+    def phrases(
+        self, rng: np.random.Generator, pool: list[str], count: int, max_width: float
+    ) -> list[str]:
+        """Up to ``count`` lines from ``pool`` as this font spells them, wrapped to fit."""
+        picks = rng.choice(len(pool), size=min(count, len(pool)), replace=False)
+        return fit_lines([self.spell(pool[i]) for i in picks], self, max_width)[:count]
+
+    def write_line(
+        self, image: Image.Image, x: float, top: float, text: str, ink: tuple[int, int, int]
+    ) -> tuple[float, float, float, float]:
+        """Write ``text`` with the top of its capitals at ``top``; returns its box."""
+        offset = self.font.getbbox("Hgjy")[1]
+        self.write(ImageDraw.Draw(image), x, top - offset, text, ink)
+        return (x, top, x + self.width(text), top + self.line_height)
 
     def spell(self, text: str) -> str:
         """The text as this font writes it: capitals only, or ss where it has no ß."""
@@ -512,6 +565,152 @@ def write_field(draw, template, template_field, spec, rng, size, base_size) -> s
     return unicodedata.normalize("NFC", "\n".join(lines))
 
 
+# -- the varied sets: real hands, invented layouts, labels touched -------------------------
+
+
+@dataclass
+class Sources:
+    """What the varied sets draw on beyond the fonts: real hands and invented layouts."""
+
+    hands: dict[int, list[WordImage]] = field(default_factory=dict)  # DHSD words by writer
+    layouts: dict[str, user_templates.Layout] = field(default_factory=dict)  # by template id
+
+
+@dataclass
+class PenBox:
+    """Where one photo's handwriting comes from: its fonts, or the real hands of the
+    chosen writers (a word is written at most once on a photo)."""
+
+    fonts: list[str]
+    shelves: dict[int, list[WordImage]]  # each writer's words not yet written; empty: fonts
+    used: set[str] = field(default_factory=set)  # font names or "writer NN"
+
+    @classmethod
+    def for_photo(cls, spec: Spec, sources: Sources, fonts: list[str]) -> PenBox:
+        if spec.hands:
+            return cls(fonts, {w: list(words) for w, words in sources.hands.items()})
+        return cls(fonts, {})
+
+    def pen(self, x_height: float, rng: np.random.Generator) -> board_scenes.Pen:
+        if self.shelves:
+            writer = sorted(self.shelves)[int(rng.integers(len(self.shelves)))]
+            self.used.add(f"writer {writer}")
+            return HandPen(self.shelves[writer], x_height, rng)
+        font = self.fonts[int(rng.integers(len(self.fonts)))]
+        self.used.add(font)
+        return Hand.for_x_height(FONTS[font], x_height, rng)
+
+
+def render_varied_poster(
+    template: Template, spec: Spec, rng: np.random.Generator, sources: Sources, pens: PenBox
+) -> tuple[np.ndarray, dict[str, str], dict[str, list[float]], list[str]]:
+    """A poster filled in by ``pens``: each field its own letter size and writer, some
+    first lines touching the label. Returns the sheet, the field texts, where each
+    printed label's ink lies (sheet fractions) and the fields whose writing touches it."""
+    width, height = sheet_pixels(template)
+    tint = int(rng.integers(232, 252))
+    image = Image.new(
+        "RGB",
+        (width, height),
+        (tint, tint - int(rng.integers(0, 6)), tint - int(rng.integers(0, 12))),
+    )
+    draw = ImageDraw.Draw(image)
+    for printed in template.printed:
+        x, y, w, h = printed.box
+        font = fit_font(printed.text, DEJAVU_BOLD, w * width, h * height * 0.8)
+        draw.text((x * width, y * height), printed.text, font=font, fill=(20, 20, 20))
+    line_width, line_grey = int(rng.integers(2, 6)), int(rng.integers(0, 110))
+    layout = sources.layouts.get(template.id)
+    fields, labels, touching = {}, {}, []
+    for template_field in template.fields:
+        x, y, w, h = template_field.box
+        draw.rectangle(
+            [x * width, y * height, (x + w) * width, (y + h) * height],
+            outline=(line_grey,) * 3,
+            width=line_width,
+        )
+        if layout:
+            style = layout.labels[template_field.id]
+            ink = user_templates.draw_label(
+                draw, style, template_field.label, template_field.box, (width, height)
+            )
+        else:
+            ink = builtin_label(draw, template_field, (width, height))
+        labels[template_field.id] = [
+            round(ink[0] / width, 4),
+            round(ink[1] / height, 4),
+            round((ink[2] - ink[0]) / width, 4),
+            round((ink[3] - ink[1]) / height, 4),
+        ]
+        label = (ink[1], ink[3]) if template_field.label else None
+        fields[template_field.id], touches = fill_field(
+            image, template_field, label, spec, rng, pens, (width, height)
+        )
+        if touches:
+            touching.append(template_field.id)
+    return cv2.cvtColor(np.array(image), cv2.COLOR_RGB2BGR), fields, labels, touching
+
+
+def builtin_label(
+    draw: ImageDraw.ImageDraw, template_field, size: tuple[int, int]
+) -> tuple[float, float, float, float]:  # noqa: ANN001
+    """A built-in template's label, printed as on the committed samples; returns its ink box."""
+    width, height = size
+    x, y, w, _ = template_field.box
+    font = fit_font(
+        template_field.label, DEJAVU, w * width - 20, template_field.label_height * height * 0.55
+    )
+    origin = (x * width + 10, y * height + template_field.label_height * height * 0.2)
+    draw.text(origin, template_field.label, font=font, fill=(30, 30, 30))
+    return draw.textbbox(origin, template_field.label, font=font)
+
+
+def fill_field(
+    image: Image.Image,
+    template_field,  # noqa: ANN001
+    label: tuple[float, float] | None,
+    spec: Spec,
+    rng: np.random.Generator,
+    pens: PenBox,
+    size: tuple[int, int],
+) -> tuple[str, bool]:
+    """Write a few lines into a field below its printed label (top and bottom of its ink,
+    in pixels); returns the text and whether its first line touches the label."""
+    width, height = size
+    x, y, w, h = template_field.box
+    if rng.random() < 0.1:
+        return "", False  # some boxes stay empty
+    x_height = spec.text_size * height / 1.2 * rng.uniform(0.75, 1.3)
+    touch = label is not None and rng.random() < spec.touch
+    label_top, label_bottom = label or (y * height, y * height + 4)
+    while True:
+        pen = pens.pen(x_height, rng)
+        if touch:  # the capitals reach into the label's lower half
+            top = label_bottom - min(
+                rng.uniform(0.1, 0.3) * pen.line_height, (label_bottom - label_top) * 0.5
+            )
+        else:
+            top = label_bottom + rng.uniform(0.05, 0.4) * pen.line_height
+        pitch = pen.line_height * rng.uniform(1.0, 1.25)
+        room = (y + h) * height - top - pen.line_height * 1.1
+        max_lines = int(room // pitch) + 1 if room >= 0 else 0
+        if max_lines >= 1 or x_height < 10:
+            break
+        x_height *= 0.85
+    if template_field.id == "thema" or template_field.id.startswith("thema_"):
+        max_lines = min(max_lines, 2)
+    left = x * width + pen.line_height * rng.uniform(0.15, 0.5)
+    pool = NAMES if template_field.id.startswith(NAME_FIELDS) else CORPUS
+    most = min(max_lines, 5)
+    count = int(rng.integers(min(2, most), most + 1)) if most else 0
+    lines = pen.phrases(rng, pool, count, (x + w) * width - left - pen.line_height * 0.4)
+    for i, line in enumerate(lines):
+        ink = MARKERS[spec.inks[int(rng.integers(len(spec.inks)))]]
+        indent = rng.uniform(0, pen.line_height * 0.3)
+        pen.write_line(image, left + indent, top + i * pitch, line, ink)
+    return unicodedata.normalize("NFC", "\n".join(lines)), touch and bool(lines)
+
+
 # -- the photo ------------------------------------------------------------------------------
 
 
@@ -545,6 +744,23 @@ def sheet_corners(
     corners = np.array(
         [[-w / 2, -h / 2], [w / 2, -h / 2], [w / 2, h / 2], [-w / 2, h / 2]], np.float32
     )
+    corners = keystone_and_tilt(corners, (w, h), spec, rng)
+    # The whole sheet in view, with a margin: what a person photographing it aims for.
+    margin = 0.03 * min(fw, fh)
+    while True:
+        placed = corners + np.array([cx, cy], np.float32)
+        inside = (placed[:, 0] >= margin) & (placed[:, 0] <= fw - margin)
+        inside &= (placed[:, 1] >= margin) & (placed[:, 1] <= fh - margin)
+        if inside.all():
+            return placed
+        corners *= 0.97
+
+
+def keystone_and_tilt(
+    corners: np.ndarray, size: tuple[float, float], spec: Spec, rng: np.random.Generator
+) -> np.ndarray:
+    """A sheet's corners (around its centre) seen at an angle and turned by the tilt."""
+    w, h = size
     k = spec.keystone
     if k:
         side = rng.integers(4)  # which edge is further from the camera
@@ -560,16 +776,41 @@ def sheet_corners(
     rotation = np.array(
         [[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]], np.float32
     )
-    corners = corners @ rotation.T
-    # The whole sheet in view, with a margin: what a person photographing it aims for.
-    margin = 0.03 * min(fw, fh)
-    while True:
-        placed = corners + np.array([cx, cy], np.float32)
+    return corners @ rotation.T
+
+
+def board_corners(
+    board_size: tuple[int, int],
+    content: tuple[float, float, float, float],
+    frame: tuple[int, int],
+    spec: Spec,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Corners for a board bigger than the frame: its ``content`` (the cards) fills
+    ``spec.cover`` of the frame and stays in view; the board's edges may not."""
+    bw, bh = board_size
+    fw, fh = frame
+    x0, y0, x1, y1 = content
+    scale = min(fw * spec.cover / (x1 - x0), fh * spec.cover / (y1 - y0))
+    centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2], np.float32)
+    board = np.array([[0, 0], [bw, 0], [bw, bh], [0, bh]], np.float32)
+    shift = np.array(
+        [fw / 2 + rng.uniform(-0.03, 0.03) * fw, fh / 2 + rng.uniform(-0.03, 0.03) * fh],
+        np.float32,
+    )
+    outline = keystone_and_tilt((board - centre) * scale, (bw * scale, bh * scale), spec, rng)
+    seen = cv2.getPerspectiveTransform(board, outline)
+    inner = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32).reshape(-1, 1, 2)
+    inner = cv2.perspectiveTransform(inner, seen).reshape(-1, 2)
+    margin = 0.02 * min(fw, fh)
+    while True:  # the content in view, whatever the angle did to it
+        placed = inner + shift
         inside = (placed[:, 0] >= margin) & (placed[:, 0] <= fw - margin)
         inside &= (placed[:, 1] >= margin) & (placed[:, 1] <= fh - margin)
         if inside.all():
-            return placed
-        corners *= 0.97
+            return outline + shift
+        outline *= 0.97
+        inner *= 0.97
 
 
 def light_field(size: tuple[int, int], spec: Spec, rng: np.random.Generator) -> np.ndarray:
@@ -598,12 +839,21 @@ def light_field(size: tuple[int, int], spec: Spec, rng: np.random.Generator) -> 
 
 
 def photograph(
-    sheet: np.ndarray, spec: Spec, rng: np.random.Generator, long_side: int
+    sheet: np.ndarray,
+    spec: Spec,
+    rng: np.random.Generator,
+    long_side: int,
+    content: tuple[float, float, float, float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
+    """The sheet photographed; with ``content`` (a box on a board bigger than the
+    frame) only that part is sure to be in view."""
     sh, sw = sheet.shape[:2]
     frame = (int(long_side * 0.75), long_side) if sh >= sw else (long_side, int(long_side * 0.75))
     photo = background(frame, rng)
-    corners = sheet_corners((sw, sh), frame, spec, rng)
+    if content is None:
+        corners = sheet_corners((sw, sh), frame, spec, rng)
+    else:
+        corners = board_corners((sw, sh), content, frame, spec, rng)
     if spec.neighbour:
         offset = np.array([corners[1][0] - corners[0][0] + 30, 15], np.float32)
         neighbour = np.full_like(sheet, 240)
@@ -674,29 +924,87 @@ def save(photo: np.ndarray, path: Path, spec: Spec) -> None:
         image.save(path, quality=spec.quality, exif=exif)
 
 
-def make(spec: Spec, out: Path, seed: int, long_side: int, templates: dict[str, Template]) -> None:
+def rounded(points: np.ndarray | list) -> list[list[float]]:
+    return [[round(float(x), 1), round(float(y), 1)] for x, y in points]
+
+
+def make(
+    spec: Spec,
+    out: Path,
+    seed: int,
+    long_side: int,
+    templates: dict[str, Template],
+    sources: Sources | None = None,
+) -> None:
     rng = np.random.default_rng(seed)
     truth: dict = {"photo": spec.name + spec.suffix, "template": spec.template}
+    extra: dict = {}
     if spec.template is None:
         photo = room_photo(spec, rng, long_side)
         truth.update(corners=None, fields={})
+    elif spec.board:
+        photo, extra = make_board(spec, rng, long_side, sources or Sources())
+        truth.update(corners=extra.pop("corners"), fields=extra.pop("fields"))
+    elif spec.varied:
+        pens = PenBox.for_photo(spec, sources or Sources(), [spec.font])
+        template = templates[spec.template]
+        sheet, fields, labels, touching = render_varied_poster(
+            template, spec, rng, sources or Sources(), pens
+        )
+        photo, corners = photograph(sheet, spec, rng, long_side)
+        truth.update(corners=rounded(corners), fields=fields)
+        extra = {"labels": labels, "touching": touching, "writers": sorted(pens.used)}
     else:
         sheet, fields = render_sheet(templates[spec.template], spec, rng)
         photo, corners = photograph(sheet, spec, rng, long_side)
-        truth.update(
-            corners=[[round(float(x), 1), round(float(y), 1)] for x, y in corners], fields=fields
-        )
+        truth.update(corners=rounded(corners), fields=fields)
     truth.update(
         size=[photo.shape[1], photo.shape[0]],
         exif_orientation=spec.exif,
         font=spec.font,
         ink=list(spec.inks),
         notes=spec.notes,
+        **extra,
     )
     save(photo, out / truth["photo"], spec)
     (out / f"{spec.name}.truth.json").write_text(
         json.dumps(truth, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
     )
+
+
+def make_board(
+    spec: Spec, rng: np.random.Generator, long_side: int, sources: Sources
+) -> tuple[np.ndarray, dict]:
+    """A freeform board photographed, and its truth: the text in reading order, its
+    blocks and the marks that must yield no text, in pixels of the upright photo."""
+    fonts = [spec.font]
+    if spec.board != "flipchart":  # every card its writer: a few fonts on one board
+        fonts += [str(f) for f in rng.choice(list(FONTS), size=2, replace=False)]
+    pens = PenBox.for_photo(spec, sources, fonts)
+    inks = {name: MARKERS[name] for name in spec.inks}
+    board = board_scenes.SCENES[spec.board](rng, pens.pen, inks, CORPUS)
+    sheet = cv2.cvtColor(np.array(board.image), cv2.COLOR_RGB2BGR)
+    content = board.content if board.oversize else None
+    photo, corners = photograph(sheet, spec, rng, long_side, content)
+    height, width = sheet.shape[:2]
+    matrix = cv2.getPerspectiveTransform(
+        np.float32([[0, 0], [width, 0], [width, height], [0, height]]), corners.astype(np.float32)
+    )
+
+    def to_photo(quad: board_scenes.Quad) -> list:
+        points = np.array(quad, np.float32).reshape(-1, 1, 2)
+        return cv2.perspectiveTransform(points, matrix).reshape(-1, 2).tolist()
+
+    truth = {
+        # a board bigger than the frame has no outline in the photo
+        "corners": None if board.oversize else rounded(corners),
+        "fields": {"text": unicodedata.normalize("NFC", board.text())},
+        "board": board.kind,
+        "board_corners": rounded(corners),
+        **board.to_truth(to_photo),
+        "writers": sorted(pens.used),
+    }
+    return photo, truth
 
 
 def random_spec(index: int, rng: np.random.Generator) -> Spec:
@@ -737,6 +1045,59 @@ def random_spec(index: int, rng: np.random.Generator) -> Spec:
     )
 
 
+POSTERS = ["austausch", "themensammlung", "themenarbeit"]
+
+
+def random_varied_spec(
+    index: int, rng: np.random.Generator, kinds: list[str], hand_share: float
+) -> Spec:
+    """A photo of one of ``kinds`` (template ids or board scenes), everything about it
+    drawn at random: font or real hand, letter size, colours, angle, light, camera."""
+    kind = kinds[int(rng.integers(len(kinds)))]
+    board = kind if kind in board_scenes.SCENES else ""
+    hands = bool(rng.random() < hand_share)
+    font = "dhsd" if hands else str(rng.choice(list(FONTS)))
+    ink_count = 2 if board == "flipchart" else int(rng.integers(1, 4))
+    inks = tuple(str(i) for i in rng.choice(list(MARKERS), size=ink_count, replace=False))
+    return Spec(
+        f"{kind}-{index:03d}-{font}",
+        FREEFORM_ID if board else kind,
+        font,
+        inks,
+        tilt=float(rng.uniform(-8, 8)),
+        keystone=float(rng.choice([0, rng.uniform(0, 0.1)])),
+        cover=float(rng.uniform(0.7, 0.92)),
+        light=float(rng.uniform(0.05, 0.45)),
+        shadow=bool(rng.random() < 0.25),
+        blur=float(rng.uniform(0, 1.3)),
+        noise=float(rng.uniform(1, 6)),
+        quality=int(rng.integers(65, 93)),
+        exif=int(rng.choice([1, 1, 1, 1, 6, 8, 3])),
+        text_size=float(rng.uniform(0.024, 0.05)),
+        notes="random board" if board else "random poster",
+        varied=True,
+        hands=hands,
+        board=board,
+        touch=0.3,
+    )
+
+
+def load_sources(args: argparse.Namespace, out: Path) -> Sources:
+    """The real hands (--hands) and the invented templates (--user-templates), the latter
+    written to OUT/templates/ for ``flipchart-ocr process --templates``."""
+    sources = Sources()
+    if args.hands:
+        sources.hands = load_words(args.hands, parse_writers(args.writers))
+    if args.user_templates:
+        folder = out / "templates"
+        folder.mkdir(exist_ok=True)
+        rng = np.random.default_rng([args.seed, 7])  # its own stream: photos stay as they were
+        for layout in user_templates.invent_layouts(args.user_templates, args.seed, rng):
+            user_templates.write_yaml(layout, folder)
+            sources.layouts[layout.template.id] = layout
+    return sources
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -745,16 +1106,47 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--count", type=int, help="random photos instead of the committed set")
     parser.add_argument("--long-side", type=int, default=2000, help="photo size in pixels")
+    varied = parser.add_argument_group("varied sets (each needs --count)")
+    varied.add_argument(
+        "--hands", type=Path, help="DHSD folder (labels.tsv): write with real hands, not fonts"
+    )
+    varied.add_argument(
+        "--writers", default="25-29", help="DHSD writers to use (default 25-29: never trained on)"
+    )
+    varied.add_argument(
+        "--hand-share", type=float, default=1.0, help="with --hands: share of photos by hand"
+    )
+    varied.add_argument(
+        "--boards", action="store_true", help="freeform flipcharts, pinboards and sticky notes"
+    )
+    varied.add_argument(
+        "--user-templates",
+        type=int,
+        default=0,
+        metavar="N",
+        help="invent N poster layouts (labels of many sizes, no label_height) into OUT/templates/",
+    )
     args = parser.parse_args()
+    is_varied = bool(args.hands or args.boards or args.user_templates)
+    if is_varied and not args.count:
+        parser.error("--hands, --boards and --user-templates make random photos: give --count")
     args.out.mkdir(parents=True, exist_ok=True)
     templates = load_templates()
-    if args.count:
+    sources = load_sources(args, args.out)
+    templates.update({t: layout.template for t, layout in sources.layouts.items()})
+    if is_varied:
+        rng = np.random.default_rng(args.seed)
+        kinds = list(board_scenes.SCENES) if args.boards else POSTERS + list(sources.layouts)
+        share = args.hand_share if args.hands else 0.0
+        specs = [random_varied_spec(i, rng, kinds, share) for i in range(args.count)]
+    elif args.count:
         rng = np.random.default_rng(args.seed)
         specs = [random_spec(i, rng) for i in range(args.count)]
     else:
         specs = COMMITTED
     for i, spec in enumerate(specs):
-        make(spec, args.out, args.seed * 1000 + i, spec.long_side or args.long_side, templates)
+        long_side = spec.long_side or args.long_side
+        make(spec, args.out, args.seed * 1000 + i, long_side, templates, sources)
         print(f"{args.out / (spec.name + spec.suffix)}", file=sys.stderr)
 
 
