@@ -31,10 +31,83 @@ from .document import BBox, Block, Line
 
 # -- step 1: garbage ----------------------------------------------------------------------
 
+# Voting dots read as letters: a line of nothing but round letters ("oo0o", "000") whose
+# ink blobs fill at least DOT_FILL of their convex hulls (discs, touching or not, fill
+# about 0.9; a written "o" is a ring, about half). On the generated boards (seeds 7000 and 7100) these were the only lines
+# read from marks that no other rule could tell: "oo0o", "000", "0oo", all three dots.
+DOTS_TEXT = re.compile(r"^[oO0°•·.\s]+$")
+DOT_FILL = 0.65
+# Show-through from the next page of a flipchart, or writing rubbed off a whiteboard:
+# ink this faint beside the sheet's other lines (its contrast with the paper against
+# the median line's). The faintest real line measured 0.37 of its sheet's median (a
+# pale marker on a coloured note; pencil beside pen 0.57); show-through is fainter.
+SHOW_THROUGH = 0.25
+# The contrast of a line: this percentile of its pixels' colour distance from the paper.
+INK_PERCENTILE = 95
 
-def is_garbage(line: Line) -> bool:
-    """A line read from a mark rather than from writing."""
-    return False
+
+def drop_garbage(lines: list[Line], image: np.ndarray) -> list[Line]:
+    """The lines that are writing: voting dots and show-through dropped."""
+    kept = [line for line in lines if not is_voting_dots(line, image)]
+    if len(kept) < 3:
+        return kept
+    contrasts = [ink_contrast(image, line.bbox) for line in kept]
+    typical = float(np.median(contrasts))
+    return [
+        line
+        for line, contrast in zip(kept, contrasts, strict=True)
+        if contrast >= SHOW_THROUGH * typical
+    ]
+
+
+def _crop(image: np.ndarray, bbox: BBox) -> np.ndarray:
+    x, y, w, h = bbox
+    height, width = image.shape[:2]
+    crop = image[max(y, 0) : min(y + h, height), max(x, 0) : min(x + w, width)]
+    if crop.ndim == 2:
+        crop = cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR)
+    return crop
+
+
+def _ink_distance(crop: np.ndarray) -> np.ndarray:
+    """Each pixel's colour distance (OpenCV's 8-bit Lab) from the paper of ``crop``: the
+    median colour of its lighter half."""
+    lab = cv2.cvtColor(crop, cv2.COLOR_BGR2LAB).astype(np.float32)
+    pixels = lab.reshape(-1, 3)
+    light = pixels[pixels[:, 0] >= np.percentile(pixels[:, 0], 50)]
+    return np.linalg.norm(lab - np.median(light, axis=0), axis=2)
+
+
+def ink_contrast(image: np.ndarray, bbox: BBox) -> float:
+    """How strongly the ink of the line at ``bbox`` stands out from its paper."""
+    crop = _crop(image, bbox)
+    if crop.size == 0:
+        return 0.0
+    return float(np.percentile(_ink_distance(crop), INK_PERCENTILE))
+
+
+def is_voting_dots(line: Line, image: np.ndarray) -> bool:
+    """A row of sticky dots (or dots drawn with a marker) read as "ooo"."""
+    if not DOTS_TEXT.match(line.text):
+        return False
+    crop = _crop(image, line.bbox)
+    if crop.size == 0:
+        return False
+    distance = _ink_distance(crop)
+    ink = (distance > max(INK_CONTRAST, INK_SHARE * float(distance.max()))).astype(np.uint8)
+    contours, _ = cv2.findContours(ink, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    smallest = (0.15 * line.bbox[3]) ** 2
+    blobs = [c for c in contours if cv2.contourArea(c) >= smallest]
+    return bool(blobs) and all(_solidity(ink, c) >= DOT_FILL for c in blobs)
+
+
+def _solidity(ink: np.ndarray, contour: np.ndarray) -> float:
+    """The share of the blob's convex hull that is ink: discs, touching or not, fill it;
+    a written "o" leaves its middle empty."""
+    hull = cv2.convexHull(contour)
+    inside = np.zeros_like(ink)
+    cv2.fillPoly(inside, [hull], 1)
+    return float((ink & inside).sum()) / max(float(inside.sum()), 1.0)
 
 
 # -- step 2: cards --------------------------------------------------------------------------
@@ -382,8 +455,11 @@ def lines_in_order(items: list[Placed]) -> list[Placed]:
 
 # -- step 4: reading order ----------------------------------------------------------------
 
-# A heading is a block alone at the top, its letters this much taller than the rest.
+# The first block is a heading if it stands alone at the top and its letters are
+# HEADING_SIZE times taller than the median block's, or it is a card HEADING_WIDTH times
+# wider (a title card over columns of cards).
 HEADING_SIZE = 1.2
+HEADING_WIDTH = 1.5
 
 
 @dataclass(frozen=True)
@@ -395,6 +471,7 @@ class Region:
     x1: float
     y1: float
     height: float  # its card's height, or its lines' median height
+    letters: float  # its lines' median height
 
 
 def reading_order(regions: list[Region]) -> list[int]:
@@ -415,9 +492,7 @@ def heading_of(regions: list[Region]) -> int | None:
         return None
     top = min(range(len(regions)), key=lambda i: regions[i].y0)
     head = regions[top]
-    beside = [
-        r for i, r in enumerate(regions) if i != top and r.y0 < head.y1 - 0.25 * head.height
-    ]
+    beside = [r for i, r in enumerate(regions) if i != top and r.y0 < head.y1 - 0.25 * head.height]
     return None if beside else top
 
 
@@ -551,13 +626,14 @@ def region_of(block: list[Placed]) -> Region:
     card = block[0].card
     if card is not None:
         x, y, w, h = card
-        return Region(x, y, x + w, y + h, float(h))
+        return Region(x, y, x + w, y + h, float(h), float(np.median(heights)))
     margin = DETECTOR_MARGIN * min(heights)
     return Region(
         min(p.x0 for p in block) + margin,
         min(p.y0 for p in block) + margin,
         max(p.x1 for p in block) - margin,
         max(p.y1 for p in block) - margin,
+        float(np.median(heights)),
         float(np.median(heights)),
     )
 
@@ -582,7 +658,7 @@ def _union(lines: list[Line]) -> BBox:
 
 def arrange(lines: list[Line], image: np.ndarray) -> tuple[list[Line], list[Block]]:
     """``lines`` in reading order, and the blocks they form (indices into that order)."""
-    kept = [line for line in lines if not is_garbage(line)]
+    kept = drop_garbage(lines, image)
     if not kept:
         return [], []
     cards = find_cards(paper_of(image), [line.bbox for line in kept])
@@ -590,7 +666,7 @@ def arrange(lines: list[Line], image: np.ndarray) -> tuple[list[Line], list[Bloc
     groups = [lines_in_order(group) for group in group_lines(items)]
     regions = [region_of(group) for group in groups]
     order = reading_order(regions)
-    heading = _heading_kind(regions, order)
+    heading = _heading_kind(regions, order, groups)
     ordered: list[Line] = []
     blocks: list[Block] = []
     for position, g in enumerate(order):
@@ -602,9 +678,13 @@ def arrange(lines: list[Line], image: np.ndarray) -> tuple[list[Line], list[Bloc
     return ordered, blocks
 
 
-def _heading_kind(regions: list[Region], order: list[int]) -> bool:
-    """Whether the first block is a heading: alone at the top, its letters taller."""
-    if len(order) < 2 or heading_of(regions) != order[0]:
+def _heading_kind(regions: list[Region], order: list[int], groups: list[list[Placed]]) -> bool:
+    """Whether the first block is a heading: alone at the top, not a bullet, its letters
+    taller than the rest's, or a card much wider than the rest (a title card)."""
+    if len(order) < 2 or heading_of(regions) != order[0] or groups[order[0]][0].bulleted:
         return False
-    rest = [regions[i].height for i in order[1:]]
-    return regions[order[0]].height >= HEADING_SIZE * float(np.median(rest))
+    first, rest = regions[order[0]], [regions[i] for i in order[1:]]
+    if first.letters >= HEADING_SIZE * float(np.median([r.letters for r in rest])):
+        return True
+    width = float(np.median([r.x1 - r.x0 for r in rest]))
+    return groups[order[0]][0].card is not None and first.x1 - first.x0 >= HEADING_WIDTH * width
