@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .document import BBox, Block, Line
+from .document import BBox, Block, Line, Word
 
 # -- step 1: garbage ----------------------------------------------------------------------
 
@@ -183,19 +183,11 @@ def find_cards(paper: Paper, boxes: list[BBox]) -> list[BBox | None]:
     the light falling across it, has soft borders.
     """
     found: list[BBox | None] = []
-    patches: list[tuple[np.ndarray, np.ndarray]] = []  # colour, labels
+    papers: list[tuple[np.ndarray, np.ndarray]] = []  # a colour, and its patches' labels
     verdicts: dict[tuple[int, int], BBox | None] = {}
     for bbox in boxes:
-        colour = background_colour(paper, bbox)
-        for number, (seen, labels) in enumerate(patches):
-            if np.linalg.norm(seen - colour) < PAPER_DISTANCE / 3:
-                break
-        else:
-            distance = np.linalg.norm(paper.lab - colour, axis=2)
-            _, labels = cv2.connectedComponents((distance < PAPER_DISTANCE).astype(np.uint8), 4)
-            patches.append((colour, labels))
-            number = len(patches) - 1
-        labels = patches[number][1]
+        number = _paper_number(paper, background_colour(paper, bbox), papers)
+        labels = papers[number][1]
         x0, y0, x1, y1 = _small_box(paper, bbox)
         under = labels[y0:y1, x0:x1]
         under = under[under > 0]
@@ -207,6 +199,18 @@ def find_cards(paper: Paper, boxes: list[BBox]) -> list[BBox | None]:
             verdicts[number, label] = _card(paper, labels == label)
         found.append(verdicts[number, label])
     return found
+
+
+def _paper_number(paper: Paper, colour: np.ndarray, papers: list) -> int:
+    """The index in ``papers`` of the patches of ``colour``'s paper: a colour seen before
+    (lines on one card, or on one flipchart) shares them; else they are found and added."""
+    for number, (seen, _) in enumerate(papers):
+        if np.linalg.norm(seen - colour) < PAPER_DISTANCE / 3:
+            return number
+    same = np.linalg.norm(paper.lab - colour, axis=2) < PAPER_DISTANCE
+    _, labels = cv2.connectedComponents(same.astype(np.uint8), connectivity=4)
+    papers.append((colour, labels))
+    return len(papers) - 1
 
 
 def _card(paper: Paper, patch: np.ndarray) -> BBox | None:
@@ -242,9 +246,13 @@ BULLET_MARK = re.compile(r"^\s*(?:[•·*+>\-–—→]|->|=>|[o.,](?=\s))\s*")
 STACK_GAP = 0.0
 SIZE_RATIO = 1.45
 ALIGNMENT = 1.5
-# Lines side by side (one line cut in two by the detector) belong together if the gap
-# between them is at most this many line heights.
-ROW_GAP = 1.0
+# Lines side by side (one line cut in two by the detector at a wide space) belong
+# together if they share ROW_OVERLAP of their height and the gap between their boxes is
+# at most ROW_GAP line heights. Words cut apart on the real whiteboards: 0.2-0.6 (one
+# "RENDER    OF": 1.0); a continuation line in the next column of a generated flipchart
+# sat 0.99 beside a bullet, sharing 0.81 of its height.
+ROW_GAP = 0.7
+ROW_OVERLAP = 0.8
 
 
 @dataclass(frozen=True)
@@ -268,9 +276,15 @@ class Placed:
         return (self.x0 + self.x1) / 2
 
 
-def placed(index: int, line: Line, card: BBox | None, image: np.ndarray) -> Placed:
+def placed(
+    index: int, line: Line, card: BBox | None, image: np.ndarray, marked: bool = False
+) -> Placed:
+    """The line with its card, and whether it starts with a bullet: ``marked`` (cut off
+    at one), one the reader read, or one seen at its start (``leading_mark``)."""
     x, y, w, h = line.bbox
-    bulleted = bool(BULLET_MARK.match(line.text)) or is_bullet(leading_mark(image, line.bbox))
+    bulleted = (
+        marked or bool(BULLET_MARK.match(line.text)) or is_bullet(leading_mark(image, line.bbox))
+    )
     return Placed(index, x, y, x + w, y + h, card, bulleted)
 
 
@@ -317,6 +331,82 @@ def _inside(image: np.ndarray, x0: float, y0: float, x1: float, y1: float) -> tu
         int(np.clip(x1, 0, width)),
         int(np.clip(y1, 0, height)),
     )
+
+
+# Two lines side by side in neighbouring columns, taken by the detector for one: a
+# bullet mark stands between them, with at least INNER_GAP line heights of space on
+# either side and SIDE_INK line heights of writing on either side. On the generated
+# flipcharts three lines ran across a gutter this way, their marks 0.34-0.62 and
+# 0.36-0.43 line heights apart from the writing; inside single lines the closest
+# look-alikes were an "=" (0.27 on both sides) and the "i" of "is" (0.25).
+INNER_GAP = 0.3
+SIDE_INK = 1.0
+# The text is cut at the space nearest the mark, if it lies within this share of the
+# line's length of where the mark is (letters take roughly equal room).
+SPLIT_TOLERANCE = 0.12
+
+
+def split_at_inner_bullets(line: Line, image: np.ndarray) -> list[Line]:
+    """``line`` cut where a bullet mark stands inside it, or ``[line]``."""
+    x, y, w, h = line.bbox
+    box = _inside(image, x, y, x + w, y + h)
+    ink = ink_mask(image, box, 0.6 * h)
+    _, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    pieces = sorted((s for s in stats[1:] if s[4] >= 4), key=lambda s: s[0])
+    for k in range(1, len(pieces) - 1):
+        left, top, width, height, _ = (int(v) for v in pieces[k])
+        if not BULLET_MIN <= max(width, height) / h <= BULLET_MAX:
+            continue
+        if top == 0 or top + height >= ink.shape[0]:
+            continue
+        before = max(int(s[0] + s[2]) for s in pieces[:k])
+        after = min(int(s[0]) for s in pieces[k + 1 :])
+        end = max(int(s[0] + s[2]) for s in pieces)
+        if min(left - before, after - left - width) < INNER_GAP * h:
+            continue
+        if min(before - int(pieces[0][0]), end - after) < SIDE_INK * h:
+            continue
+        cut = _cut_words(line, (box[0] + left - x) / max(w, 1))
+        if cut is None:
+            continue
+        first, second = cut
+        left_box = (x, y, box[0] + before + int(0.2 * h) - x, h)
+        right_box = (box[0] + left, y, x + w - box[0] - left, h)
+        return [
+            _part(first, left_box, line.reader),
+            *split_at_inner_bullets(_part(second, right_box, line.reader), image),
+        ]
+    return [line]
+
+
+def _cut_words(line: Line, where: float) -> tuple[tuple[Word, ...], tuple[Word, ...]] | None:
+    """The line's words cut at the space nearest ``where`` (share of its length), a
+    bullet mark read on the end of the first part ("MÜSSEN.") taken off; None if no space
+    lies near."""
+    words = line.words or tuple(Word(t, line.confidence) for t in line.text.split())
+    starts = np.cumsum([0] + [len(word.text) + 1 for word in words[:-1]])
+    length = max(len(" ".join(word.text for word in words)), 1)
+    spaces = [(abs((starts[k] - 1) / length - where), k) for k in range(1, len(words))]
+    if not spaces:
+        return None
+    distance, k = min(spaces)
+    if distance > SPLIT_TOLERANCE:
+        return None
+    first, second = list(words[:k]), words[k:]
+    last = first[-1]
+    trimmed = last.text.rstrip(".,•·")
+    if trimmed != last.text:
+        if trimmed:
+            first[-1] = Word(trimmed, last.confidence, last.read_as)
+        else:
+            first.pop()
+    return (tuple(first), second) if first and second else None
+
+
+def _part(words: tuple[Word, ...], bbox: BBox, reader: str) -> Line:
+    total = sum(len(word.text) for word in words)
+    confidence = sum(word.confidence * len(word.text) for word in words) / max(total, 1)
+    return Line(" ".join(word.text for word in words), confidence, bbox, words, reader)
 
 
 def is_bullet(mark: tuple[float, float] | None) -> bool:
@@ -381,7 +471,7 @@ def side_by_side(left: Placed, right: Placed) -> bool:
         return False
     overlap = min(left.y1, right.y1) - max(left.y0, right.y0)
     gap = right.x0 - left.x1
-    return overlap >= 0.6 * height and -0.5 * height <= gap <= ROW_GAP * height
+    return overlap >= ROW_OVERLAP * height and -0.5 * height <= gap <= ROW_GAP * height
 
 
 class _Groups:
@@ -659,10 +749,16 @@ def _union(lines: list[Line]) -> BBox:
 def arrange(lines: list[Line], image: np.ndarray) -> tuple[list[Line], list[Block]]:
     """``lines`` in reading order, and the blocks they form (indices into that order)."""
     kept = drop_garbage(lines, image)
+    parts = [split_at_inner_bullets(line, image) for line in kept]
+    kept = [part for found in parts for part in found]
+    marked = [k > 0 for found in parts for k in range(len(found))]
     if not kept:
         return [], []
     cards = find_cards(paper_of(image), [line.bbox for line in kept])
-    items = [placed(i, line, card, image) for i, (line, card) in enumerate(zip(kept, cards))]
+    items = [
+        placed(i, line, card, image, mark)
+        for i, (line, card, mark) in enumerate(zip(kept, cards, marked, strict=True))
+    ]
     groups = [lines_in_order(group) for group in group_lines(items)]
     regions = [region_of(group) for group in groups]
     order = reading_order(regions)
