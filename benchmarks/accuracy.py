@@ -3,7 +3,7 @@
     python benchmarks/accuracy.py                     # the committed samples/
     python benchmarks/accuracy.py --heldout 20        # plus 20 fresh photos never seen (seed 1000)
     python benchmarks/accuracy.py --realdata ../shared/realdata
-    python benchmarks/accuracy.py --heldout 30 --engine both   # Tesseract vs hybrid, one run
+    python benchmarks/accuracy.py --heldout 30 --engine both   # ppocr vs Tesseract, one run
     python benchmarks/accuracy.py --words samples/participants.txt   # with the event's names
 
 Prints, per photo set: template accuracy, field CER (edit distance over
@@ -33,10 +33,9 @@ sys.path.insert(0, str(ROOT / "src"))
 USER_ENV = dict(os.environ)
 
 from flipchart_ocr import DEFAULT_ENGINE, ENGINES  # noqa: E402
-from flipchart_ocr.document import Line  # noqa: E402
+from flipchart_ocr.document import LOW_CONFIDENCE, Line  # noqa: E402
 from flipchart_ocr.evaluate import Tally, words  # noqa: E402
 from flipchart_ocr.io import read_photo, read_word_list  # noqa: E402
-from flipchart_ocr.ocr import LOW_CONFIDENCE, OcrOptions  # noqa: E402
 from flipchart_ocr.pipeline import ProcessOptions, process_photo  # noqa: E402
 from flipchart_ocr.rectify import find_sheet  # noqa: E402
 from flipchart_ocr.templates import FREEFORM_ID, load_templates  # noqa: E402
@@ -184,26 +183,17 @@ def report(result: SetResult) -> None:
         print(f"\n- miss: {miss}")
 
 
-# Each configuration changes the default in one way. Keys of ProcessOptions (batch,
-# engine, words) go there; the others are OcrOptions (preprocessing).
+# Each configuration changes the default in one way (keys of ProcessOptions; "words":
+# the samples' participant list).
 ABLATION: dict[str, dict[str, object]] = {
-    "all on (default: hybrid engine)": {},
+    "all on (default: ppocr engine)": {},
     "Tesseract alone (--engine tesseract)": {"engine": "tesseract"},
-    "no word-list decoding of our reader's unknown words": {"decode_words": False},
+    "no word-list decoding": {"decode_words": False},
     "with the participant list (--words samples/participants.txt)": {"words": "participants"},
-    "fields read one call each (no stacking)": {"batch": False},
-    "no ink extraction (plain greyscale)": {"ink": "gray"},
-    "no box-line removal": {"remove_lines": False},
-    "upright strokes removed anywhere, not only at crop sides": {"edges_only": False},
-    "scale by letter height, not row height": {"scale_by": "letters"},
-    "no scaling": {"scale_by": "none"},
-    "row height 40 px": {"line_height": 40},
-    "row height 70 px": {"line_height": 70},
-    "no gap between text rows": {"split_rows": False},
-    "no darkening of the grey ramp": {"gamma": 1.0},
-    "box-line removal spares row-tall letters": {"spare_letters": True},
+    "labels assumed (a strip of label_height), not found by their text": {"find_labels": False},
+    "detector at 736 and 1280 px": {"detect_sides": (736, 1280)},
+    "detector at 1280 px": {"detect_sides": (1280,)},
 }
-PROCESS_KEYS = {"batch", "engine", "words"}
 
 
 def ablation(pairs: list[tuple[Path, dict]], lang: str, templates: dict) -> None:
@@ -213,14 +203,8 @@ def ablation(pairs: list[tuple[Path, dict]], lang: str, templates: dict) -> None
     print("| configuration | field CER | word F1 | seconds per photo |")
     print("| --- | --- | --- | --- |")
     for label, change in ABLATION.items():
-        preprocessing = {k: v for k, v in change.items() if k not in PROCESS_KEYS}
-        options = ProcessOptions(
-            lang=lang,
-            batch=bool(change.get("batch", True)),
-            engine=str(change.get("engine", DEFAULT_ENGINE)),
-            words=participants if change.get("words") else frozenset(),
-            preprocessing=replace(OcrOptions(lang=lang), **preprocessing),
-        )
+        words = participants if change.pop("words", None) else frozenset()
+        options = replace(ProcessOptions(lang=lang, words=words), **change)
         result = run_set(label, pairs, lang, templates, options, plain=False)
         seconds = result.ours_seconds / max(result.photos, 1)
         print(

@@ -17,8 +17,10 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,12 +29,11 @@ import cv2
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from flipchart_ocr import ctc  # noqa: E402
-from flipchart_ocr.evaluate import Tally, edit_distance  # noqa: E402
+from flipchart_ocr.document import LOW_CONFIDENCE, Line  # noqa: E402
+from flipchart_ocr.evaluate import Tally, edit_distance, words  # noqa: E402
 from flipchart_ocr.io import read_photo  # noqa: E402
-from flipchart_ocr.ocr import OcrOptions  # noqa: E402
 from flipchart_ocr.pipeline import ProcessOptions, read_fields, rectified_as  # noqa: E402
-from flipchart_ocr.readers import ppocr, wordlists  # noqa: E402
+from flipchart_ocr.readers import ctc, ppocr  # noqa: E402
 from flipchart_ocr.templates import FREEFORM_ID, load_templates  # noqa: E402
 
 
@@ -61,10 +62,14 @@ def run(
     templates = load_templates(templates_dir)
     cached = sorted(folder.glob("*.json"))
     print(f"\n## {folder} ({len(cached)} sheets)\n")
-    print("| engine | field CER | CER, case ignored | word F1 | s / sheet |")
-    print("| --- | --- | --- | --- | --- |")
+    print(
+        "| engine | field CER | CER, case ignored | word F1 | flagged: of the wrong words"
+        " / of the right | s / sheet |"
+    )
+    print("| --- | --- | --- | --- | --- | --- |")
     for engine in engines:
         tally, folded, seconds = Tally(), Tally(), 0.0
+        flags: Counter[tuple[bool, bool]] = Counter()
         for truth_path in cached:
             truth = json.loads(truth_path.read_text(encoding="utf-8"))
             image = cv2.imread(str(truth_path.with_suffix(".png")))
@@ -77,24 +82,38 @@ def run(
                 expected = truth["fields"].get(field.id, "")
                 tally.add_text(field.text, expected)
                 folded.add_text(field.text.lower(), expected.lower())
+                count_flags(flags, field.lines, expected)
                 if dump and field.text != expected:
                     print(
                         f"    {truth_path.stem}/{field.id}: {field.text!r} != {expected!r}",
                         file=sys.stderr,
                     )
         n = max(len(cached), 1)
+        wrong = flags[(False, True)] + flags[(False, False)]
+        right = flags[(True, True)] + flags[(True, False)]
         print(
-            f"| {engine} | {tally.cer:.3f} | {folded.cer:.3f} | {tally.f1:.3f} | {seconds / n:.2f} |"
+            f"| {engine} | {tally.cer:.3f} | {folded.cer:.3f} | {tally.f1:.3f} |"
+            f" {flags[(False, True)]}/{wrong} / {flags[(True, True)]}/{right} | {seconds / n:.2f} |"
         )
 
 
-def dhsd(root: Path, writers: range, lang: str) -> None:
+def count_flags(flags: Counter[tuple[bool, bool]], lines: tuple[Line, ...], truth: str) -> None:
+    """Is each word read right (in the field's truth), and is it flagged for review?"""
+    truth_words = Counter(words(truth))
+    for line in lines:
+        for word in line.words:
+            core = words(word.text)
+            if core:
+                flags[(truth_words[core[0]] > 0, word.confidence < LOW_CONFIDENCE)] += 1
+
+
+def dhsd(root: Path, writers: range, lang: str, tesseract: bool, recogniser: str) -> None:
     rows = [
         r
         for r in csv.DictReader((root / "labels.tsv").open(encoding="utf-8"), delimiter="\t")
         if int(r["writer"]) in writers
     ]
-    models = ppocr.models(ppocr.default_threads())
+    models = ppocr.models(ppocr.default_threads(), recogniser)
     images = [
         cv2.cvtColor(cv2.imread(str(root / r["file"]), cv2.IMREAD_GRAYSCALE), cv2.COLOR_GRAY2BGR)
         for r in rows
@@ -102,8 +121,11 @@ def dhsd(root: Path, writers: range, lang: str) -> None:
     start = time.perf_counter()
     probabilities = models.recognise(images)
     seconds = time.perf_counter() - start
-    lexicon = wordlists.lexicon(lang)
-    print(f"\n## DHSD writers {writers.start}-{writers.stop - 1} ({len(rows)} words)\n")
+    lexicon = ctc.lexicon(lang)
+    print(
+        f"\n## DHSD writers {writers.start}-{writers.stop - 1} ({len(rows)} words),"
+        f" recogniser {recogniser}\n"
+    )
     print("| decoding | CER | CER, case ignored | words right |")
     print("| --- | --- | --- | --- |")
     for name, known in (("greedy", None), (f"word list ({lang})", lexicon)):
@@ -115,7 +137,24 @@ def dhsd(root: Path, writers: range, lang: str) -> None:
             chars += len(row["text"])
             right += text == row["text"]
         print(f"| {name} | {edits / chars:.3f} | {folded / chars:.3f} | {right}/{len(rows)} |")
-    print(f"\n{seconds / len(rows) * 1000:.1f} ms a word")
+    if tesseract:
+        edits = folded = chars = right = 0
+        for row in rows:
+            done = subprocess.run(
+                ["tesseract", str(root / row["file"]), "-", "--psm", "7", "-l", lang],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            text = " ".join(done.stdout.split())
+            edits += edit_distance(text, row["text"])
+            folded += edit_distance(text.lower(), row["text"].lower())
+            chars += len(row["text"])
+            right += text == row["text"]
+        print(
+            f"| plain `tesseract --psm 7 -l {lang}` | {edits / chars:.3f} | {folded / chars:.3f} | {right}/{len(rows)} |"
+        )
+    print(f"\n{seconds / len(rows) * 1000:.1f} ms a word (PP-OCR recogniser)")
 
 
 def main() -> None:
@@ -135,16 +174,20 @@ def main() -> None:
     r.add_argument("--templates", type=Path)
     r.add_argument("--dump", action="store_true", help="print every field read wrong")
     r.add_argument("--no-words", action="store_true", help="greedy decoding, no word lists")
+    r.add_argument("--recogniser", default="de", help="PP-OCR's recogniser: de or base")
     d = sub.add_parser("dhsd")
     d.add_argument("root", type=Path)
     d.add_argument("--writers", default="25-29")
     d.add_argument("--lang", default="deu")
+    d.add_argument("--recogniser", default="de", help="PP-OCR's recogniser: de or base")
+    d.add_argument("--tesseract", action="store_true", help="plain Tesseract on each word too")
     args = parser.parse_args()
     if args.command == "cache":
         cache(args.samples, args.folder, args.templates)
     elif args.command == "run":
         options = ProcessOptions(
-            preprocessing=OcrOptions(decode_words=not args.no_words),
+            decode_words=not args.no_words,
+            recogniser=args.recogniser,
             lang=args.lang,
             detect_sides=tuple(int(x) for x in args.detect_sides.split(",")),
             threads=ppocr.default_threads(),
@@ -153,7 +196,7 @@ def main() -> None:
             run(folder, args.engines.split(","), options, args.templates, args.dump)
     else:
         first, last = (int(x) for x in args.writers.split("-"))
-        dhsd(args.root, range(first, last + 1), args.lang)
+        dhsd(args.root, range(first, last + 1), args.lang, args.tesseract, args.recogniser)
 
 
 if __name__ == "__main__":

@@ -151,7 +151,6 @@ class Board:
     marks: list[Mark]
     content: Box  # where the blocks and marks lie, for framing a board bigger than the frame
     oversize: bool  # the photo shows only part of the board: no outline to find
-    inks: list[str]
 
     def to_truth(self, to_photo: Callable[[Quad], Quad]) -> dict:
         """Blocks and marks with their quads mapped into the photo by ``to_photo``."""
@@ -391,7 +390,7 @@ def flipchart(
         strip = (width * 0.55, lowest + x_height * 2, width - margin, height * 0.95)
     add_side_marks(chart, rng, strip, inks[first], marker)
     everything = [ln.quad for b in chart.blocks for ln in b.lines] + [m.quad for m in chart.marks]
-    return Board("flipchart", image, chart.blocks, chart.marks, quad_box(everything), False, names)
+    return Board("flipchart", image, chart.blocks, chart.marks, quad_box(everything), False)
 
 
 def write_heading(
@@ -699,7 +698,7 @@ def pinboard(
             width_px = max(int(card_h * 0.04), 3)
             marks.append(Mark("arrow", draw_arrow(draw, start, end, ink, width_px, 0.15)))
     everything = [ln.quad for b in blocks for ln in b.lines] + [m.quad for m in marks]
-    return Board("pinboard", board, blocks, marks, quad_box(everything), oversize, names)
+    return Board("pinboard", board, blocks, marks, quad_box(everything), oversize)
 
 
 def add_block(blocks: list[TruthBlock], block: TruthBlock) -> None:
@@ -744,7 +743,7 @@ def sticky_notes(
             marks.append(Mark("drawing", picture))
         y += pitch
     everything = [ln.quad for b in blocks for ln in b.lines] + [m.quad for m in marks]
-    return Board("notes", wall, blocks, marks, quad_box(everything), True, names)
+    return Board("notes", wall, blocks, marks, quad_box(everything), True)
 
 
 SCENES: dict[str, Callable[..., Board]] = {

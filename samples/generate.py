@@ -38,7 +38,12 @@ sys.path.insert(0, str(HERE.parent / "src"))
 sys.path.insert(0, str(HERE))  # the generator's helper modules beside it
 import board_scenes  # noqa: E402
 import user_templates  # noqa: E402
-from flipchart_ocr.templates import FREEFORM_ID, Template, load_templates  # noqa: E402
+from flipchart_ocr.templates import (  # noqa: E402
+    FREEFORM_ID,
+    Template,
+    TemplateField,
+    load_templates,
+)
 from handwords import HandPen, WordImage, load_words, parse_writers  # noqa: E402
 
 DEJAVU = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
@@ -347,6 +352,10 @@ COMMITTED = [
 # -- handwriting ------------------------------------------------------------------------
 
 
+# Letters whose ink spans a line's height: the tallest ascenders, the deepest descenders.
+LINE_PROBE = "Hbdfklgjpqy"
+
+
 @cache
 def font_glyphs(path: str) -> frozenset[int]:
     """The code points a font has glyphs for."""
@@ -372,22 +381,29 @@ class Hand:
 
     @property
     def line_height(self) -> float:
-        """From the top of the capitals to the bottom of the descenders, in pixels."""
-        _, top, _, bottom = self.font.getbbox("Hgjy")
+        """From the top of the tallest letters to the bottom of the descenders, in pixels."""
+        _, top, _, bottom = self.font.getbbox(LINE_PROBE)
         return float(bottom - top)
 
     def phrases(
         self, rng: np.random.Generator, pool: list[str], count: int, max_width: float
     ) -> list[str]:
-        """Up to ``count`` lines from ``pool`` as this font spells them, wrapped to fit."""
-        picks = rng.choice(len(pool), size=min(count, len(pool)), replace=False)
-        return fit_lines([self.spell(pool[i]) for i in picks], self, max_width)[:count]
+        """Phrases from ``pool`` as this font spells them, wrapped to ``max_width``, in at
+        most ``count`` lines; a phrase is written whole or not at all."""
+        lines: list[str] = []
+        for index in rng.permutation(len(pool)):
+            wrapped = fit_lines([self.spell(pool[index])], self, max_width)
+            if len(lines) + len(wrapped) <= count:
+                lines += wrapped
+            if len(lines) == count:
+                break
+        return lines
 
     def write_line(
         self, image: Image.Image, x: float, top: float, text: str, ink: tuple[int, int, int]
     ) -> tuple[float, float, float, float]:
-        """Write ``text`` with the top of its capitals at ``top``; returns its box."""
-        offset = self.font.getbbox("Hgjy")[1]
+        """Write ``text`` with the top of its tallest letters at ``top``; returns its box."""
+        offset = self.font.getbbox(LINE_PROBE)[1]
         self.write(ImageDraw.Draw(image), x, top - offset, text, ink)
         return (x, top, x + self.width(text), top + self.line_height)
 
@@ -636,11 +652,9 @@ def render_varied_poster(
             )
         else:
             ink = builtin_label(draw, template_field, (width, height))
+        x0, y0, x1, y1 = ink
         labels[template_field.id] = [
-            round(ink[0] / width, 4),
-            round(ink[1] / height, 4),
-            round((ink[2] - ink[0]) / width, 4),
-            round((ink[3] - ink[1]) / height, 4),
+            round(v, 4) for v in (x0 / width, y0 / height, (x1 - x0) / width, (y1 - y0) / height)
         ]
         label = (ink[1], ink[3]) if template_field.label else None
         fields[template_field.id], touches = fill_field(
@@ -652,8 +666,8 @@ def render_varied_poster(
 
 
 def builtin_label(
-    draw: ImageDraw.ImageDraw, template_field, size: tuple[int, int]
-) -> tuple[float, float, float, float]:  # noqa: ANN001
+    draw: ImageDraw.ImageDraw, template_field: TemplateField, size: tuple[int, int]
+) -> tuple[float, float, float, float]:
     """A built-in template's label, printed as on the committed samples; returns its ink box."""
     width, height = size
     x, y, w, _ = template_field.box
@@ -667,7 +681,7 @@ def builtin_label(
 
 def fill_field(
     image: Image.Image,
-    template_field,  # noqa: ANN001
+    template_field: TemplateField,
     label: tuple[float, float] | None,
     spec: Spec,
     rng: np.random.Generator,
@@ -680,15 +694,14 @@ def fill_field(
     x, y, w, h = template_field.box
     if rng.random() < 0.1:
         return "", False  # some boxes stay empty
-    x_height = spec.text_size * height / 1.2 * rng.uniform(0.75, 1.3)
+    x_height = spec.text_size * height / 1.6 * rng.uniform(0.75, 1.3)
     touch = label is not None and rng.random() < spec.touch
     label_top, label_bottom = label or (y * height, y * height + 4)
     while True:
         pen = pens.pen(x_height, rng)
-        if touch:  # the capitals reach into the label's lower half
-            top = label_bottom - min(
-                rng.uniform(0.1, 0.3) * pen.line_height, (label_bottom - label_top) * 0.5
-            )
+        if touch:  # the tallest letters reach into the label's lower part
+            reach = min(rng.uniform(0.1, 0.25) * pen.line_height, (label_bottom - label_top) * 0.35)
+            top = label_bottom - reach
         else:
             top = label_bottom + rng.uniform(0.05, 0.4) * pen.line_height
         pitch = pen.line_height * rng.uniform(1.0, 1.25)

@@ -9,8 +9,8 @@ cd "$(dirname "$0")/.."
 dev=0
 [ "${1:-}" = "--dev" ] && dev=1
 
-# wngerman: the German word list that picks between Tesseract and our recogniser per row
-system_packages=(tesseract-ocr tesseract-ocr-deu tesseract-ocr-eng wngerman)
+# wngerman, wbritish, wamerican: the word lists (--lang deu, eng) doubtful words may be steered towards
+system_packages=(tesseract-ocr tesseract-ocr-deu tesseract-ocr-eng wngerman wbritish wamerican)
 if [ "$dev" = 1 ]; then
   # handwriting fonts for the sample generator; Chromium for the review app's browser tests
   # and, with poppler-utils' pdftotext, for checking the printed HTML protocol

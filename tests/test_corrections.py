@@ -136,10 +136,6 @@ MALFORMED = {
         "event:\n  titel: Konferenz\n",
         ["c.yaml:2", "event.titel: unknown key", "valid: title, subtitle, date"],
     ),
-    "unknown sheet": (
-        "sheets:\n  IMG_0022:\n    skip: true\n",
-        ["c.yaml:2", "sheets.IMG_0022: no such sheet", "valid: IMG_0001, IMG_0002"],
-    ),
     "unknown field": (
         "sheets:\n  IMG_0002:\n    fields:\n      laeuft_gud:\n        text: x\n",
         [
@@ -238,6 +234,78 @@ def test_malformed_file_is_refused_by_check(tmp_path: Path, case: str) -> None:
     code, _, err = run("corrections", "check", corrections, out)
     assert code == 2
     assert expected[0] in err
+
+
+# -- a correction for a sheet that is not in OUT: a warning, the protocol is written ------
+
+
+def test_an_entry_for_an_absent_sheet_is_a_warning_and_the_rest_is_merged(
+    tmp_path: Path,
+) -> None:
+    out = copy_out(tmp_path)
+    corrections = write(
+        tmp_path / "c.yaml",
+        "sheets:\n"
+        "  IMG_0009:\n    skip: true\n"  # a photo left out of this run
+        "  IMG_0003:\n    fields:\n      laeuft_gut:\n        text: Natur\n",
+    )
+    protocol = tmp_path / "protocol.json"
+
+    code, _, err = run("merge", out, "-c", corrections, "-o", protocol)
+
+    assert code == 0, err
+    assert f"warning: {corrections}:2: sheets.IMG_0009: no such sheet in this output folder" in err
+    document = json.loads(protocol.read_text(encoding="utf-8"))
+    assert {s["id"] for s in document["sheets"]} == {"IMG_0001", "IMG_0002", "IMG_0003"}
+    field = next(s for s in document["sheets"] if s["id"] == "IMG_0003")["fields"][0]
+    assert (field["text"], field["origin"]) == ("Natur", "corrected")
+    assert any("sheets.IMG_0009" in w for w in document["warnings"])
+    # IMG_0003 has its own entry: another photo, not what "IMG_0009" was meant to be
+    assert "did you mean" not in err
+
+
+def test_an_absent_sheet_suggests_only_a_sheet_without_an_entry_and_same_number(
+    tmp_path: Path,
+) -> None:
+    out = copy_out(tmp_path)
+    corrections = write(
+        tmp_path / "c.yaml",
+        "sheets:\n  img_0003:\n    skip: true\n  img_0002:\n    skip: true\n"
+        "  IMG_0003:\n    skip: true\n",
+    )
+    code, _, err = run("corrections", "check", corrections, out)
+    assert code == 0, err
+    assert "sheets.img_0002: no such sheet" in err
+    assert "did you mean 'IMG_0002', which has no entry?" in err
+    # IMG_0003 has an entry of its own: no suggestion for img_0003
+    line = next(line for line in err.splitlines() if "sheets.img_0003" in line)
+    assert "did you mean" not in line
+
+
+# -- syntax errors are reported where they start ------------------------------------------
+
+
+def test_an_unclosed_quote_is_reported_at_its_own_line(tmp_path: Path) -> None:
+    text = (
+        "event:\n"
+        '  title: "Integrationskonferenz\n'  # line 2: the closing quote is missing
+        "  date: 2019-03-27\n"
+        "sheets:\n"
+        "  IMG_0002:\n"
+        "    skip: true\n"
+        "  IMG_0003:\n"
+        '    fields: {laeuft_gut: {text: "Natur"}}\n'  # line 8: the next quote
+    )
+    path = write(tmp_path / "c.yaml", text)
+    with pytest.raises(CorrectionsError) as raised:
+        load_corrections(path)
+    message = str(raised.value)
+    assert message.startswith(f"{path}:2: YAML syntax error, column 10:")
+    assert "a closing quote missing?" in message
+    # an unclosed quote that runs to the end of the file, too
+    path = write(tmp_path / "d.yaml", "event:\n  title: 'Konferenz\nsheets:\n  IMG_0002: {}\n")
+    with pytest.raises(CorrectionsError, match=r"d\.yaml:2: YAML syntax error, column 10"):
+        load_corrections(path)
 
 
 def test_every_problem_is_named_at_once_in_line_order(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from flipchart_ocr import ctc
+from flipchart_ocr.readers import ctc
 
 CHARSET = " abcdehnsu"  # class k > 0 is CHARSET[k - 1]; class 0 the blank
 
@@ -102,3 +102,22 @@ def test_the_prefix_cache_stays_bounded_and_answers_stay_right(
     answers = [lexicon.has_prefix(p) for p in ("h", "ha", "hau", "hx", "has", "z", "ha")]
     assert answers == [True, True, True, False, True, False, True]
     assert len(lexicon._prefixes) <= 3
+
+
+def test_a_capital_b_after_a_small_letter_is_an_eszett() -> None:
+    word = [ctc.Emission(c, 0.9, i) for i, c in enumerate("StraBe")]
+    assert "".join(e.char for e in ctc.eszett_for_capital_b(word)) == "Straße"
+    start = [ctc.Emission(c, 0.9, i) for i, c in enumerate("Bach")]
+    assert ctc.eszett_for_capital_b(start) == start  # a word's first B is a B
+    capitals = [ctc.Emission(c, 0.9, i) for i, c in enumerate("ABBA")]
+    assert ctc.eszett_for_capital_b(capitals) == capitals
+
+
+def test_words_run_together_are_split_at_a_capital_inside() -> None:
+    word = [ctc.Emission(c, 0.9, i * 2) for i, c in enumerate("JörgMüller")]
+    parts = ctc.run_together_split(word, 0, 20)
+    assert ["".join(e.char for e in part) for part, _, _ in parts] == ["Jörg", "Müller"]
+    assert [(start, end) for _, start, end in parts] == [(0, 8), (8, 20)]
+    for whole in ("Straße", "GmbH", "KITAPLÄTZE", "eBay"):
+        letters = [ctc.Emission(c, 0.9, i) for i, c in enumerate(whole)]
+        assert len(ctc.run_together_split(letters, 0, len(whole))) == 1, whole

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pillow_heif
 import pytest
 from PIL import Image
 
 from flipchart_ocr.errors import PhotoError, UsageError
-from flipchart_ocr.io import atomic_write, find_photos, read_photo, read_word_list
+from flipchart_ocr.io import atomic_write, find_photos, read_photo, read_word_list, scan_photos
 
 
 def _asymmetric_image() -> Image.Image:
@@ -88,10 +89,82 @@ def test_max_pixels_is_configurable(tmp_path: Path) -> None:
 
 
 def test_find_photos_expands_folders_sorted_and_case_insensitive(tmp_path: Path) -> None:
-    for name in ["b.JPG", "a.png", "c.webp", "notes.txt", "d.Tiff"]:
+    for name in ["b.JPG", "a.png", "c.webp", "notes.txt", "d.Tiff", "e.HEIC", "f.heif", "g.avif"]:
         (tmp_path / name).write_bytes(b"x")
     found = [p.name for p in find_photos([tmp_path])]
-    assert found == ["a.png", "b.JPG", "c.webp", "d.Tiff"]
+    assert found == ["a.png", "b.JPG", "c.webp", "d.Tiff", "e.HEIC", "f.heif", "g.avif"]
+
+
+def test_a_folder_scan_names_every_file_it_leaves_out(tmp_path: Path) -> None:
+    for name in ["IMG_1.jpg", "notes.txt", ".DS_Store", "._IMG_1.jpg"]:
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "old").mkdir()
+    scan = scan_photos([tmp_path])
+    assert [p.name for p in scan.photos] == ["IMG_1.jpg"]
+    reasons = {path.name: reason for path, reason in scan.skipped}
+    assert set(reasons) == {"notes.txt", ".DS_Store", "._IMG_1.jpg", "old"}
+    assert reasons["notes.txt"].startswith("not a photo (jpg, jpeg, png")
+    assert reasons["._IMG_1.jpg"] == "hidden files"  # a Mac's resource fork, not a photo
+    assert reasons["old"].startswith("folders")
+
+
+def test_our_own_outputs_are_never_read_as_photos(tmp_path: Path) -> None:
+    """The photo folder used as the output folder: sheet and debug images stay out."""
+    for name in ["IMG_1.jpg", "IMG_1.json", "IMG_1.sheet.jpg", "debug/IMG_1.jpg"]:
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    scan = scan_photos([tmp_path, tmp_path / "debug", tmp_path / "IMG_1.sheet.jpg"])
+    assert scan.photos == [tmp_path / "IMG_1.jpg"]
+    skipped = [(path.relative_to(tmp_path).as_posix(), reason) for path, reason in scan.skipped]
+    assert ("IMG_1.sheet.jpg", "a sheet image flipchart-ocr wrote (*.sheet.jpg)") in skipped
+    assert ("debug/IMG_1.jpg", "a debug image flipchart-ocr wrote (debug/<id>.jpg)") in skipped
+    assert [name for name, _ in skipped].count("IMG_1.sheet.jpg") == 2  # listed, and named
+
+
+def _sheet_like() -> Image.Image:
+    """A light page with a dark bar: what any photo reader must keep apart."""
+    pixels = np.full((300, 400, 3), 235, np.uint8)
+    pixels[100:140, 50:350] = (30, 40, 150)
+    return Image.fromarray(pixels)
+
+
+@pytest.mark.parametrize("suffix", [".heic", ".heif", ".avif"])
+def test_heic_heif_and_avif_photos_are_read(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"IMG_0412{suffix}"
+    if suffix == ".avif":
+        _sheet_like().save(path, quality=90)  # Pillow's own AVIF encoder
+    else:
+        pillow_heif.from_pillow(_sheet_like()).save(path, quality=90)
+    image, source = read_photo(path)
+    assert (source.width, source.height) == (400, 300)
+    assert abs(int(image[20, 20].mean()) - 235) < 8  # the page
+    assert image[120, 200, 0] > 100 and image[120, 200, 2] < 80  # the bar, BGR
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_a_16_bit_greyscale_scan_keeps_its_tones(tmp_path: Path, suffix: str) -> None:
+    ramp = np.tile(np.linspace(0, 65535, 256).astype(np.uint16), (64, 1))
+    path = tmp_path / f"scan{suffix}"
+    Image.fromarray(ramp).save(path)
+    assert Image.open(path).mode.startswith("I;16")
+    image, _ = read_photo(path)
+    assert image.shape == (64, 256, 3)
+    assert image[:, 0].max() == 0 and image[:, -1].min() == 255
+    assert abs(int(image[10, 128, 0]) - 128) <= 1  # mid-grey stays mid-grey, not white
+
+
+def test_a_jpeg_whose_data_ends_early_is_refused(tmp_path: Path) -> None:
+    noise = np.random.default_rng(7).integers(0, 256, (600, 800, 3), np.uint8)
+    whole = tmp_path / "whole.jpg"
+    Image.fromarray(noise).save(whole, quality=90)
+    data = whole.read_bytes()
+    # Cut in the middle, then the end-of-image marker: the header still says 800x600.
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(data[: len(data) // 2] + b"\xff\xd9")
+    with pytest.raises(PhotoError, match=r"cut\.jpg: incomplete JPEG: .* bottom \d+ % is missing"):
+        read_photo(cut)
+    image, _ = read_photo(whole)  # the complete one reads
+    assert image.shape == (600, 800, 3)
 
 
 def test_atomic_write_leaves_old_file_when_writing_fails(tmp_path: Path) -> None:

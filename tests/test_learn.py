@@ -16,10 +16,12 @@ from flipchart_ocr.learn import (
     correct_words,
     learn_fixes,
     misreadings,
+    replaces_known_word,
     typed_words,
     vocabulary,
 )
 from flipchart_ocr.schemas import load_schema
+from flipchart_ocr.wordlists import is_known, words_for
 
 from .fixtures import copy_out, run, write
 
@@ -76,7 +78,9 @@ def test_fixes_apply_to_whole_words_only() -> None:
 
 
 def test_a_doubtful_word_near_one_reviewed_word_becomes_that_word() -> None:
-    words = vocabulary([taught("a.x", "Mteressierte Bürger", "Interessierte Bürger finden")])
+    words = vocabulary(
+        [taught("a.x", "Mteressierte Bürger", "Interessierte Bürger finden")], min_seen=1
+    )
     text, fixes = correct_words(
         "Mteressierte Leute\nTNTERESSIERTE", {"Mteressierte": 40.0, "TNTERESSIERTE": 12.0}, words
     )
@@ -89,7 +93,7 @@ def test_a_doubtful_word_near_one_reviewed_word_becomes_that_word() -> None:
 
 
 def test_a_confident_or_far_or_ambiguous_word_stays_as_read() -> None:
-    words = vocabulary([taught("a.x", "", "Hause Hanne Interessierte")])
+    words = vocabulary([taught("a.x", "", "Hause Hanne Interessierte")], min_seen=1)
     confident = correct_words("Mteressierte", {"Mteressierte": 95.0}, words)
     far = correct_words("Mtrsssirte", {"Mtrsssirte": 10.0}, words)
     ambiguous = correct_words("Hanse", {"Hanse": 10.0}, words)  # one letter from both
@@ -126,11 +130,11 @@ def laeuft_gut(protocol: dict, sheet_id: str) -> dict:
     return next(f for f in sheet["fields"] if f["id"] == "laeuft_gut")
 
 
-def test_merge_applies_the_reviewed_vocabulary_to_other_sheets_and_records_it(
+def test_merge_applies_the_typed_vocabulary_to_other_sheets_and_records_it(
     tmp_path: Path,
 ) -> None:
     # IMG_0003 was read "uhiaer Beaik" (confidence 5 and 0) and "„ie Nischung" (36)
-    protocol, err = merge(tmp_path, CORRECTIONS)
+    protocol, err = merge(tmp_path, CORRECTIONS, "--learn-min", "1")
     jsonschema.validate(protocol, load_schema("protocol"))
     field = laeuft_gut(protocol, "IMG_0003")
     assert field["text"] == "Ve bindun Natur Und Einkzufen\nruhiger Beaik\n„ie Mischung"
@@ -155,11 +159,11 @@ def test_merge_applies_the_reviewed_vocabulary_to_other_sheets_and_records_it(
 
 
 def test_no_learn_and_reviewed_sheets_leave_the_ocr_text(tmp_path: Path) -> None:
-    protocol, _ = merge(tmp_path, CORRECTIONS, "--no-learn")
+    protocol, _ = merge(tmp_path, CORRECTIONS, "--no-learn", "--learn-min", "1")
     assert laeuft_gut(protocol, "IMG_0003")["text"].splitlines()[1] == "uhiaer Beaik"
     assert protocol["learned"] == []
     reviewed = CORRECTIONS + "  IMG_0003:\n    reviewed: true\n"
-    protocol, _ = merge(tmp_path, reviewed)
+    protocol, _ = merge(tmp_path, reviewed, "--learn-min", "1")
     assert "learned" not in laeuft_gut(protocol, "IMG_0003")
 
 
@@ -179,3 +183,60 @@ def test_typed_words_are_the_words_of_texts_and_replacements(tmp_path: Path) -> 
         "Cafés",
         "Bezirk",
     }
+
+
+# -- what the issue "learned fixes make right words wrong" asked for -------------------------
+
+
+def test_the_word_list_is_installed_and_knows_common_words() -> None:
+    # setup.sh installs wngerman; without it the known-word rule would be idle
+    assert len(words_for("deu")) > 100_000
+    assert all(is_known(w) for w in ("alle", "aller", "Keller", "stärken", "Markt", "Mark"))
+    assert not any(is_known(w) for w in ("Reser", "Resser", "Mteressierte", "Krauß"))
+
+
+def test_a_known_word_is_never_changed_by_the_vocabulary() -> None:
+    typed = [taught(f"{n}.x", "", "aller Starken Interessierte") for n in "ab"]
+    words = vocabulary(typed)
+    text, fixes = correct_words(
+        "alle keller stärken Mteressierte",
+        {"alle": 30.0, "keller": 20.0, "stärken": 40.0, "Mteressierte": 30.0},
+        words,
+    )
+    # the demo's "alle" -> "aller", "keller" -> "aller", "stärken" -> "Starken" no more
+    assert text == "alle keller stärken Interessierte"
+    assert [(f.old, f.new) for f in fixes] == [("Mteressierte", "Interessierte")]
+
+
+def test_a_fix_that_makes_a_known_word_unknown_is_not_learned() -> None:
+    assert replaces_known_word("Kraus", "Krauß")
+    assert not replaces_known_word("Reser Markt", "Resser Mark")  # word by word
+    assert not replaces_known_word("Kitaplatze", "Kitaplätze")  # an unknown word mended
+    fields = [taught(f"{n}.x", "Fr. Kraus", "Fr. Krauß") for n in "ab"]
+    assert learn_fixes(fields, min_seen=2) == []
+
+
+def test_the_vocabulary_needs_learn_min_fields(tmp_path: Path) -> None:
+    assert vocabulary([taught("a.x", "", "Interessierte")]).forms == {}  # default: 2
+    assert vocabulary([taught(f"{n}.x", "", "Interessierte") for n in "ab"]).forms == {
+        "interessierte": "Interessierte"
+    }
+    # one typed field teaches nothing at merge's default --learn-min 2 ...
+    protocol, err = merge(tmp_path, CORRECTIONS)
+    assert protocol["learned"] == []
+    assert "fixes learned" not in err
+    assert laeuft_gut(protocol, "IMG_0003")["text"].splitlines()[1] == "uhiaer Beaik"
+    # ... two do
+    twice = CORRECTIONS + "      handlungsbedarfe:\n        text: ruhiger Bezirk\n"
+    protocol, _ = merge(tmp_path, twice)
+    assert laeuft_gut(protocol, "IMG_0003")["text"].splitlines()[1] == "ruhiger Beaik"
+    entry = next(e for e in protocol["learned"] if e["new"] == "ruhiger")
+    assert entry["seen"] == 2
+
+
+def test_a_sheet_marked_reviewed_teaches_nothing(tmp_path: Path) -> None:
+    # the issue's reproduction: marking a sheet reviewed made its misreadings "confirmed"
+    reviewed = "sheets:\n  IMG_0002:\n    reviewed: true\n  IMG_0001:\n    reviewed: true\n"
+    protocol, err = merge(tmp_path, reviewed, "--learn-min", "1")
+    assert protocol["learned"] == []
+    assert all("learned" not in f for s in protocol["sheets"] for f in s["fields"])

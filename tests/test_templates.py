@@ -59,7 +59,13 @@ def test_user_template_with_builtin_id_replaces_it(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("id: x\nfields: [\n", r"bad\.yaml: YAML syntax error at line \d+"),
+        ("id: x\nfields: [\n", r"bad\.yaml:3: YAML syntax error, column 1"),
+        # the quote opened on line 2 is closed by the one on line 5: line 2 is named
+        (
+            'id: x\nname: "Austausch\nfields:\n  - id: a\n    label: "Was"\n',
+            r"bad\.yaml:2: YAML syntax error, column 7: the quoted text that starts here"
+            r" runs on to line 5",
+        ),
         ("- just a list\n", r"bad\.yaml: expected a mapping"),
         ("id: Bad Id\nfields: []\n", r"bad\.yaml: id: 'Bad Id' must be"),
         ("id: x\nfields: []\n", r"bad\.yaml: fields: at least one field"),

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
-import unicodedata
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -34,7 +34,11 @@ def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             click.echo(f"error: {e}", err=True)
             sys.exit(int(e.exit_code))
         except KeyboardInterrupt:
-            click.echo("interrupted: finished files are kept, nothing half-written", err=True)
+            # on a new line: a progress bar may hold the current one
+            start = "\n" if sys.stderr.isatty() else ""
+            click.echo(
+                f"{start}interrupted: finished files are kept, nothing half-written", err=True
+            )
             sys.exit(130)
 
     return wrapper
@@ -52,6 +56,27 @@ def cli() -> None:
       flipchart-ocr merge out/ -c corrections/event.yaml -o protocol.json
       flipchart-ocr render protocol.json -o protocol.html
     """
+
+
+class Seconds(click.ParamType):
+    """A number of seconds for --timeout: finite and within the range Tesseract can use."""
+
+    name = "seconds"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        from .preflight import MAX_TIMEOUT, MIN_TIMEOUT
+
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not (math.isfinite(seconds) and MIN_TIMEOUT <= seconds <= MAX_TIMEOUT):
+            self.fail(
+                f"{value!r} is not between {MIN_TIMEOUT:g} and {MAX_TIMEOUT:g} seconds", param, ctx
+            )
+        return seconds
 
 
 templates_option = click.option(
@@ -84,7 +109,11 @@ templates_option = click.option(
     " typed in it join --words.",
 )
 @click.option(
-    "--lang", default="deu", show_default=True, help="Tesseract language(s), e.g. deu or deu+eng."
+    "--lang",
+    default="deu",
+    show_default=True,
+    help="Language(s) of the sheets, e.g. deu or deu+eng: Tesseract's languages and the"
+    " word lists (deu: German, eng: English) that doubtful words may be steered towards.",
 )
 @click.option(
     "--words",
@@ -92,7 +121,7 @@ templates_option = click.option(
     multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A list of the event's own words (participants' names, places, terms), one or more"
-    " per line, for the handwriting recogniser. Repeatable; with -c, the words typed in the"
+    " per line, known to the reader beside the word lists. Repeatable; with -c, the words typed in the"
     " corrections file count too.",
 )
 @click.option(
@@ -100,8 +129,8 @@ templates_option = click.option(
     type=click.Choice(ENGINES),
     default=DEFAULT_ENGINE,
     show_default=True,
-    help="Who reads the fields: Tesseract, or per row the surer of Tesseract and"
-    " flipchart-ocr's own handwriting recogniser.",
+    help="Who reads the handwriting: ppocr (PP-OCRv6 small, text detector and line"
+    " recogniser; reads real handwriting best) or tesseract (Tesseract alone).",
 )
 @click.option(
     "-j",
@@ -119,10 +148,11 @@ templates_option = click.option(
 @click.option("-q", "--quiet", is_flag=True, help="Print errors and the summary only.")
 @click.option(
     "--timeout",
-    type=float,
+    type=Seconds(),
     default=60.0,
     show_default=True,
-    help="Seconds one Tesseract call may take before it counts as hung.",
+    help="Seconds one Tesseract call may take before it counts as hung (1 to 3600); a"
+    " field whose reading times out is left empty, with a warning.",
 )
 @handle_errors
 def process(
@@ -142,13 +172,17 @@ def process(
 ) -> None:
     """Read flipchart photos into one sheet JSON per photo: OUT/<photo stem>.json.
 
-    PHOTOS are image files (jpg, png, tif, webp) or folders of them. Photos whose
-    JSON is up to date are skipped. Example:
+    PHOTOS are image files (jpg, png, tif, webp, heic, heif, avif) or folders of
+    them; files left out of a folder are named. Photos whose JSON is up to date
+    are skipped. Tesseract and the --lang languages are checked before any work.
+    Example:
 
         flipchart-ocr process samples/ -o out/ --debug
     """
-    from . import batch
-    from .io import find_photos
+    from dataclasses import replace
+
+    from . import batch, outdir, preflight
+    from .io import PHOTO_SUFFIXES, scan_photos
     from .pipeline import ProcessOptions
 
     templates = load_templates(templates_dir)
@@ -159,38 +193,58 @@ def process(
         )
     loaded = load_corrections(corrections) if corrections else None
     overrides = template_overrides(loaded, templates) if loaded else {}
-    event_words = event_vocabulary(word_lists, loaded)
-    photo_paths = find_photos(photos)
-    if not photo_paths:
-        raise click.UsageError("no photos found (jpg, jpeg, png, tif, tiff, webp)")
-    batch.check_unique_stems(photo_paths)
+    workers = jobs or os.cpu_count() or 1
+    options = ProcessOptions(
+        lang=lang,
+        timeout=timeout,
+        engine=engine,
+        words=event_vocabulary(word_lists, loaded),
+        # parallel workers share the cores; one worker may use them all
+        threads=max(1, (os.cpu_count() or 1) // workers),
+    )
+    scan = scan_photos(photos)
+    if not quiet:
+        _warn_all(skipped_lines(scan.skipped))
+    if not scan.photos:
+        raise click.UsageError(f"no photos found ({', '.join(s[1:] for s in PHOTO_SUFFIXES)})")
+    batch.check_unique_ids(scan.photos)
+    preflight.check(options)
+    _warn_all(preflight.warnings(options))
     prepare_out_dir(out_dir)
     job_list = [
         batch.Job(
             photo,
             out_dir,
-            ProcessOptions(
-                lang=lang,
-                template=overrides.get(unicodedata.normalize("NFC", photo.stem), template_id),
-                timeout=timeout,
-                engine=engine,
-                words=event_words,
-            ),
+            replace(options, template=overrides.get(outdir.sheet_id(photo), template_id)),
             debug,
         )
-        for photo in photo_paths
+        for photo in scan.photos
     ]
-    workers = jobs or os.cpu_count() or 1
     progress = batch.Progress(len(job_list), quiet=quiet)
-    outcomes = batch.run_batch(job_list, templates, workers, force, progress)
+    outcomes = batch.run_batch(job_list, templates, workers, force, progress, progress.warn)
     counts = batch.summarise(outcomes)
+    skipped = f", {len(scan.skipped)} other files left out" if scan.skipped else ""
     click.echo(
         f"{len(outcomes)} photos: {counts['done']} processed, {counts['cached']} up to date,"
-        f" {counts['failed']} failed -> {out_dir}",
+        f" {counts['failed']} failed{skipped} -> {out_dir}",
         err=True,
     )
     if counts["failed"]:
         sys.exit(int(ExitCode.INPUT_FAILED))
+
+
+def skipped_lines(skipped: list[tuple[Path, str]], shown: int = 8) -> list[str]:
+    """One line per folder and reason: 'left out of photos/: a.json, b.json (not a photo ...)'."""
+    groups: dict[tuple[Path, str], list[str]] = {}
+    for path, reason in skipped:
+        groups.setdefault((path.parent, reason), []).append(path.name)
+    lines = []
+    for (folder, reason), names in groups.items():
+        listed = ", ".join(names[:shown]) + (
+            f", … ({len(names) - shown} more)" if len(names) > shown else ""
+        )
+        lines.append(f"left out of {folder}{os.sep}: {listed} ({reason})")
+    return lines
 
 
 def event_vocabulary(
@@ -300,7 +354,7 @@ def _refuse_same_file(output: Path, *inputs: Path | None) -> None:
     type=click.IntRange(min=1),
     default=DEFAULT_MIN_SEEN,
     show_default=True,
-    help="Apply a misreading fixed in this many corrected fields to the uncorrected ones.",
+    help="Learn a fix (or a word) only once people typed it in this many fields.",
 )
 @click.option("--no-learn", is_flag=True, help="Do not apply fixes learned from the corrections.")
 @templates_option
@@ -318,7 +372,9 @@ def merge(
     Sheets are grouped into sections by template. Warnings name photos left out
     and corrections that may no longer fit the OCR text. A misreading reviewers
     fixed repeatedly (e.g. "Kitaplatze" -> "Kitaplätze" in two fields) is applied
-    to the fields nobody corrected; the protocol records each one under "learned".
+    to the fields nobody corrected, learned only from text people typed and never
+    turning a known word into an unknown one; the protocol records each one under
+    "learned".
     Example:
 
         flipchart-ocr merge out/ -c corrections/event.yaml -o protocol.json

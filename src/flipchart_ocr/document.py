@@ -11,6 +11,10 @@ from typing import Any
 
 from . import SCHEMA_VERSION
 
+# A word or line its reader doubts this much (confidence 0-100) is flagged for review,
+# not trusted: merge lists it as doubtful, review and the debug image mark it.
+LOW_CONFIDENCE = 60.0
+
 Point = tuple[float, float]
 BBox = tuple[int, int, int, int]  # x, y, w, h
 

@@ -29,8 +29,23 @@ class SheetNotFound(FlipchartError):
     """No sheet outline in the photo."""
 
 
+class SetupError(FlipchartError):
+    """Something every photo needs is missing or broken (Tesseract, its language data):
+    found before any work, so that nothing is written."""
+
+    exit_code = ExitCode.BAD_USAGE
+
+
+class DiskFull(FlipchartError):
+    """No room to write: the batch stops, as every further photo would fail the same way."""
+
+
 class OcrError(FlipchartError):
     """Tesseract is missing, failed, or timed out."""
+
+
+class OcrTimeout(OcrError):
+    """One Tesseract call took longer than its timeout: only what it was reading is lost."""
 
 
 class TemplateError(FlipchartError):

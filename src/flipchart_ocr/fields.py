@@ -1,10 +1,9 @@
-"""Lines read from a whole sheet, handed to the template's fields; printed labels taken out.
+"""A field's printed label taken out of the lines read in its box.
 
-A reader that reads the whole rectified sheet in one pass (PP-OCR) sees the printed
-labels as text lines like any other. A field's label is found by its known text, not
-assumed to fill a strip of fixed height: a template without ``label_height``, a label
-printed larger than measured, or handwriting that starts right under the label (or on
-its row) must never lose a handwritten line.
+Readers read a field's whole box, printed label included. The label is found by its
+known text, not assumed to fill a strip of fixed height: a template without
+``label_height``, a label printed larger than measured, or handwriting that starts
+right under the label (or on its row) must never lose a handwritten line.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from dataclasses import replace
 from rapidfuzz import fuzz
 
 from .document import BBox, Line, Word
-from .templates import Template, TemplateField
 
 # A line is (part of) the label if it matches a stretch of the label this well (0-100).
 LABEL_MATCH = 80
@@ -25,34 +23,6 @@ LABEL_PREFIX_MATCH = 85
 # Labels are printed at the top of their box: only lines whose middle lies in this top
 # share of the box are looked at as label lines.
 LABEL_ZONE = 0.5
-
-
-def field_pixel_box(field: TemplateField, size: tuple[int, int]) -> BBox:
-    width, height = size
-    x, y, w, h = field.box
-    left, top = round(x * width), round(y * height)
-    return left, top, max(round((x + w) * width) - left, 1), max(round((y + h) * height) - top, 1)
-
-
-def assign(lines: list[Line], template: Template, size: tuple[int, int]) -> list[list[Line]]:
-    """Per template field (in template order), the lines that lie mostly inside its box,
-    its label lines taken out, top to bottom. Lines in no field (the printed title,
-    notes in the margin) are left out."""
-    boxes = [field_pixel_box(f, size) for f in template.fields]
-    per_field: list[list[Line]] = [[] for _ in template.fields]
-    for line in lines:
-        overlaps = [_overlap(line.bbox, box) for box in boxes]
-        best = max(range(len(boxes)), key=lambda i: overlaps[i], default=None)
-        if best is not None and overlaps[best] >= 0.5 * _area(line.bbox):
-            per_field[best].append(line)
-    return [
-        without_label(sorted(found, key=_reading_key), field.label, box)
-        for found, field, box in zip(per_field, template.fields, boxes, strict=True)
-    ]
-
-
-def _reading_key(line: Line) -> tuple[int, int]:
-    return line.bbox[1] + line.bbox[3] // 2, line.bbox[0]
 
 
 def without_label(lines: list[Line], label: str, box: BBox) -> list[Line]:
@@ -116,11 +86,6 @@ def _normal(text: str) -> str:
     return " ".join(text.split()).rstrip(".:…* ")
 
 
-def _overlap(a: BBox, b: BBox) -> int:
-    width = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
-    height = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
-    return max(width, 0) * max(height, 0)
-
-
-def _area(box: BBox) -> int:
-    return max(box[2], 1) * max(box[3], 1)
+def below(lines: list[Line], top: int) -> list[Line]:
+    """The lines whose middle lies below ``top``: the label assumed to fill the strip above."""
+    return [line for line in lines if line.bbox[1] + line.bbox[3] / 2 >= top]

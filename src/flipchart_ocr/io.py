@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import glob
 import hashlib
 import json
 import os
 import tempfile
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +22,11 @@ from PIL import Image, ImageOps
 from .document import Source
 from .errors import PhotoError, UsageError
 from .evaluate import lexical_words
+from .outdir import our_output
 
-PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp"}
+# What a folder scan reads. HEIC/HEIF (iPhones' default) through the pillow-heif plugin,
+# AVIF through Pillow's own decoder (Pillow 11.3 and later).
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".heic", ".heif", ".avif")
 
 # A 12-megapixel phone photo is the normal case; 60 MP covers every phone camera
 # on the market. Beyond that a decoded photo costs gigabytes, so refuse it by name
@@ -28,22 +34,55 @@ PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp"}
 MAX_PIXELS = 60_000_000
 
 
-def find_photos(arguments: Iterable[str | Path]) -> list[Path]:
-    """Expand files and directories into the list of photos to process, in order."""
-    photos: list[Path] = []
+@dataclass
+class PhotoScan:
+    """What the photo arguments name: the photos to read, and every file left out, with why."""
+
+    photos: list[Path] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def scan_photos(arguments: Iterable[str | Path]) -> PhotoScan:
+    """Expand files and folders into the photos to read, in order; name what is left out.
+
+    A folder means the photos directly in it, sorted by name. Our own outputs
+    (sheet and debug images) are never photos, not even when named one by one.
+    """
+    scan = PhotoScan()
     for argument in arguments:
         path = Path(argument)
         if path.is_dir():
-            photos.extend(
-                sorted(
-                    p for p in path.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES and p.is_file()
-                )
-            )
+            for entry in sorted(path.iterdir()):
+                reason = _not_a_photo(entry)
+                if reason:
+                    scan.skipped.append((entry, reason))
+                else:
+                    scan.photos.append(entry)
         elif path.exists():
-            photos.append(path)
+            reason = our_output(path)
+            if reason:
+                scan.skipped.append((path, reason))
+            else:
+                scan.photos.append(path)
         else:
             raise UsageError(f"{path}: no such file or directory")
-    return photos
+    return scan
+
+
+def find_photos(arguments: Iterable[str | Path]) -> list[Path]:
+    """The photos of ``scan_photos``, without the list of what was left out."""
+    return scan_photos(arguments).photos
+
+
+def _not_a_photo(entry: Path) -> str | None:
+    """Why a folder entry is not read as a photo, or None when it is one."""
+    if entry.name.startswith("."):
+        return "hidden files"
+    if entry.is_dir():
+        return "folders (sub-folders are not read; name them to read them)"
+    if entry.suffix.lower() not in PHOTO_SUFFIXES:
+        return f"not a photo ({', '.join(s[1:] for s in PHOTO_SUFFIXES)})"
+    return our_output(entry)
 
 
 def sha256_of(path: Path) -> str:
@@ -65,6 +104,8 @@ def read_photo(path: Path, max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, So
     if path.stat().st_size == 0:
         raise PhotoError(f"{path}: empty file")
     image = _open_checked(path, max_pixels)
+    _refuse_incomplete_jpeg(image, path)
+    image = _to_8_bit(image)
     # A broken EXIF block must not cost the photo: keep it as stored.
     with contextlib.suppress(Exception):
         image = ImageOps.exif_transpose(image)
@@ -74,7 +115,16 @@ def read_photo(path: Path, max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, So
     return bgr, source
 
 
+@functools.cache
+def _register_decoders() -> None:
+    """HEIC and HEIF through pillow-heif; loaded at the first photo, not with this module."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+
+
 def _open_checked(path: Path, max_pixels: int) -> Image.Image:
+    _register_decoders()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -102,6 +152,57 @@ def _open_checked(path: Path, max_pixels: int) -> Image.Image:
     return image
 
 
+# Greyscale of more than 8 bits (scanners write 16-bit PNG and TIFF). Pillow's
+# convert("RGB") clips these at 255, which turns every such scan white.
+_WIDE_GREY_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
+
+
+def _to_8_bit(image: Image.Image) -> Image.Image:
+    """A wide greyscale image scaled to 8 bits; any other image as it is."""
+    if image.mode not in _WIDE_GREY_MODES:
+        return image
+    values = np.asarray(image, dtype=np.float64)
+    top = float(values.max(initial=0.0))
+    if image.mode == "F" and top <= 1.0:
+        full_scale = 1.0  # floating point images usually run from 0 to 1
+    elif top <= 255:
+        full_scale = 255.0  # 8-bit values stored in a wider mode
+    else:
+        full_scale = 65535.0
+    scaled = np.clip(values * (255.0 / full_scale), 0, 255).round().astype(np.uint8)
+    converted = Image.fromarray(scaled)
+    converted.info = image.info  # keeps the EXIF orientation
+    with contextlib.suppress(Exception):
+        converted.getexif().update(image.getexif())
+    return converted
+
+
+# libjpeg fills what a JPEG's data does not cover with mid-grey (all coefficients zero)
+# and only warns, which Pillow does not pass on: a copy cut short that still ends with
+# the end-of-image marker decodes "fine", its lower part one flat grey.
+_JPEG_FILL = 128
+_JPEG_BLOCK = 8
+
+
+def _refuse_incomplete_jpeg(image: Image.Image, path: Path) -> None:
+    """Refuse a JPEG whose bottom block row is exactly the decoder's grey fill.
+
+    A photographed row of blocks is never bit-exact flat; an image made on a
+    computer with an exactly mid-grey bottom edge would be refused too (rare).
+    """
+    if image.format != "JPEG" or image.mode not in ("L", "RGB"):
+        return
+    pixels = np.asarray(image)
+    if not (pixels[-_JPEG_BLOCK:] == _JPEG_FILL).all():
+        return
+    flat_rows = pixels.reshape(pixels.shape[0], -1) == _JPEG_FILL
+    missing = int(np.argmin(flat_rows.all(axis=1)[::-1])) or pixels.shape[0]
+    raise PhotoError(
+        f"{path}: incomplete JPEG: its data ends before the image does (the bottom"
+        f" {100 * missing / pixels.shape[0]:.0f} % is missing); copy the photo again"
+    )
+
+
 def atomic_write(path: Path, data: str | bytes, mode: int | None = None) -> None:
     """Write to a temp file beside ``path``, then rename: never a half-written file.
 
@@ -123,6 +224,14 @@ def atomic_write(path: Path, data: str | bytes, mode: int | None = None) -> None
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def remove_temp_files(path: Path) -> None:
+    """Remove what an ``atomic_write`` of ``path`` left when its process was killed."""
+    path = Path(path)
+    for temp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
 
 
 def _mode_for(path: Path) -> int:
@@ -159,12 +268,56 @@ def load_yaml(path: Path, error: type[Exception]) -> Any:
         raise error(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from e
     try:
         return yaml.safe_load(text)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        raise error(f"{path}: YAML syntax error at {where}: {e.problem}") from e
     except yaml.YAMLError as e:
-        raise error(f"{path}: YAML syntax error: {e}") from e
+        raise error(f"{path}:{yaml_syntax_error(text, e)}") from e
+
+
+def yaml_syntax_error(text: str, error: yaml.YAMLError) -> str:
+    """``LINE: YAML syntax error, column C: problem``, at the line where the mistake starts.
+
+    PyYAML reports where it gave up, which for a missing closing quote is many lines
+    below the quote: the quoted text swallows the lines after it until the next quote
+    or the end of the file. The opening quote is what needs fixing, so it is named.
+    """
+    if not isinstance(error, yaml.MarkedYAMLError) or error.problem_mark is None:
+        return f" YAML syntax error: {error}"
+    problem = error.problem or error.context or "invalid YAML"
+    found = error.problem_mark
+    context = error.context or ""
+    if error.context_mark is not None and context.startswith("while scanning"):
+        start = error.context_mark  # the token that never ended, e.g. a quoted text
+        what = "the quoted text that starts here" if "quoted" in context else context
+        hint = " (a closing quote missing?)" if "quoted" in context else ""
+        return (
+            f"{start.line + 1}: YAML syntax error, column {start.column + 1}: {what}:"
+            f" {problem} at line {found.line + 1}{hint}"
+        )
+    runaway = _runaway_quote(text, found.line)
+    if runaway is not None:
+        return (
+            f"{runaway.line + 1}: YAML syntax error, column {runaway.column + 1}: the quoted"
+            f" text that starts here runs on to line {found.line + 1} (a closing quote missing?),"
+            f" where the parser found: {problem}"
+        )
+    return f"{found.line + 1}: YAML syntax error, column {found.column + 1}: {problem}"
+
+
+def _runaway_quote(text: str, error_line: int) -> yaml.Mark | None:
+    """The start of a quoted text spanning lines that ends on the error's line, if any."""
+    last = None
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if token.start_mark.line > error_line:
+                break
+            if (
+                isinstance(token, yaml.ScalarToken)
+                and token.style in ("'", '"')
+                and token.start_mark.line < token.end_mark.line == error_line
+            ):
+                last = token.start_mark
+    except yaml.YAMLError:
+        pass  # the scanner's own error comes at or after the parser's
+    return last
 
 
 def read_word_list(path: Path) -> frozenset[str]:
@@ -183,8 +336,3 @@ def read_word_list(path: Path) -> frozenset[str]:
         ) from e
     lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
     return frozenset(lexical_words("\n".join(lines)))
-
-
-def iter_sheet_files(out_dir: Path) -> Iterator[Path]:
-    """The sheet JSON files of an output folder, in id order."""
-    yield from sorted(p for p in Path(out_dir).glob("*.json") if not p.name.startswith("."))

@@ -1,7 +1,9 @@
 """Learning from corrections: what reviewers fixed on some sheets, fixed on the others too.
 
-Two things are learned from the fields reviewers corrected (or confirmed, on a
-sheet marked ``reviewed``), and applied to the fields nobody has corrected yet:
+Two things are learned from the text reviewers typed (a field's corrected
+``text`` and its ``replace`` entries; never from text a reviewer only looked at,
+such as the rest of a sheet marked ``reviewed``, which may still hold
+misreadings), and applied to the fields nobody has corrected yet:
 
 - **misreadings** (``learn_fixes``, ``apply_fixes``): a reviewer who types
   "Kitaplätze" over the OCR's "Kitaplatze" has taught us how this event's
@@ -11,15 +13,18 @@ sheet marked ``reviewed``), and applied to the fields nobody has corrected yet:
   applied as whole words. An old text a reviewer kept as correct somewhere is a
   real word here and is never learned; two different fixes for one old text cancel
   out.
-- **the event's vocabulary** (``vocabulary``, ``correct_words``): every word a
-  reviewer wrote or confirmed. An OCR word read with low confidence that is one or
-  two letters away from exactly one such word becomes that word ("Mteressierte"
-  -> "Interessierte" once a reviewer has written "Interessierte" anywhere). A word
-  read with confidence ``MAX_WORD_CONFIDENCE`` or more is never changed.
+- **the event's vocabulary** (``vocabulary``, ``correct_words``): every word
+  reviewers typed in ``min_seen`` fields or more. An OCR word read with low
+  confidence that is one or two letters away from exactly one such word becomes
+  that word ("Mteressierte" -> "Interessierte" once reviewers have typed
+  "Interessierte" in two fields). A word read with confidence
+  ``MAX_WORD_CONFIDENCE`` or more, or one the German word list knows, is never
+  changed: the vocabulary mends non-words, it does not pick between real ones.
 
 Safeguards, because a wrong automatic fix is worse than a visible misreading: only
-tokens of at least ``MIN_OLD_LENGTH`` characters; fields a reviewer corrected, and
-sheets marked ``reviewed``, are left alone.
+tokens of at least ``MIN_OLD_LENGTH`` characters; a word the word list knows is
+never replaced by one it does not know (``replaces_known_word``); fields a
+reviewer corrected, and sheets marked ``reviewed``, are left alone.
 
 Nothing is written back to the corrections file: merge records every applied fix
 in the protocol (``learned``, per field and for the event), and ``--no-learn``
@@ -40,6 +45,7 @@ from rapidfuzz.distance import Levenshtein
 from .corrections import Corrections
 from .document import Line
 from .evaluate import EDGE_PUNCTUATION, lexical_words
+from .wordlists import is_known
 
 MIN_OLD_LENGTH = 4  # shorter tokens ("in", "1") are too ambiguous to fix event-wide
 MIN_SIMILARITY = 0.5  # character similarity of old and new: below it, a rewrite
@@ -55,7 +61,7 @@ KIND_WORD = "word"
 
 @dataclass(frozen=True)
 class Taught:
-    """One corrected field: what the OCR read, what the reviewer made of it."""
+    """One corrected field: what the OCR read, what the reviewer typed over it."""
 
     where: str  # "sheet.field"
     ocr_text: str
@@ -116,9 +122,24 @@ def learn_fixes(taught: Iterable[Taught], min_seen: int = DEFAULT_MIN_SEEN) -> l
         (new, where), rivals = candidates[0], candidates[1:]
         if rivals and len(rivals[0][1]) == len(where):
             continue  # two fixes, equally often: no way to choose
-        if len(where) >= min_seen:
+        if len(where) >= min_seen and not replaces_known_word(old, new):
             fixes.append(Fix(old, new, len(where), tuple(sorted(where))))
     return sorted(fixes, key=lambda f: (-len(f.old), f.old))
+
+
+def replaces_known_word(old: str, new: str) -> bool:
+    """A word of ``old`` the word list knows would become one it does not know.
+
+    Word by word when both have as many words ("Reser Markt" -> "Resser Mark": Reser
+    and Resser are both unknown, Markt and Mark both known: allowed), else as groups.
+    """
+    old_words, new_words = old.split(), new.split()
+    if len(old_words) == len(new_words):
+        pairs = [(a, b) for a, b in zip(old_words, new_words, strict=True) if a != b]
+        return any(is_known(a) and not is_known(b) for a, b in pairs)
+    removed = [w for w in old_words if w not in new_words]
+    added = [w for w in new_words if w not in old_words]
+    return any(is_known(w) for w in removed) and any(not is_known(w) for w in added)
 
 
 def _kept_as_correct(old: str, confirmed: Counter[str]) -> bool:
@@ -150,8 +171,8 @@ class Vocabulary:
     sources: dict[str, tuple[str, ...]] = field(default_factory=dict)  # casefolded -> fields
 
 
-def vocabulary(taught: Iterable[Taught]) -> Vocabulary:
-    """Every word of ``MIN_OLD_LENGTH`` letters or more that reviewers wrote or confirmed.
+def vocabulary(taught: Iterable[Taught], min_seen: int = DEFAULT_MIN_SEEN) -> Vocabulary:
+    """Every word of ``MIN_OLD_LENGTH`` letters or more reviewers typed in ``min_seen`` fields.
 
     A word seen both in capitals (a writer who prints in capitals) and in mixed case
     is kept in mixed case: that is how it is spelt; ``_in_case_of`` adapts it.
@@ -170,7 +191,11 @@ def vocabulary(taught: Iterable[Taught]) -> Vocabulary:
                 forms[key] = word
             if taught_field.where not in sources[key]:
                 sources[key].append(taught_field.where)
-    return Vocabulary(forms, {k: tuple(v) for k, v in sources.items()})
+    often = {k for k, where in sources.items() if len(where) >= min_seen}
+    return Vocabulary(
+        {k: v for k, v in forms.items() if k in often},
+        {k: tuple(v) for k, v in sources.items() if k in often},
+    )
 
 
 def typed_words(corrections: Corrections) -> frozenset[str]:
@@ -192,7 +217,8 @@ def correct_words(
     """``text`` with its doubtful words replaced by the one close vocabulary word, if any.
 
     ``confidences``: Tesseract's confidence per word as read; a token not in it
-    (typed by a reviewer, or changed by a replace) is not Tesseract's and stays.
+    (typed by a reviewer, or changed by a replace) is not Tesseract's and stays, and
+    so does a word the German word list knows ("alle" is not made "aller").
     """
     if not words.forms:
         return text, []
@@ -206,6 +232,7 @@ def correct_words(
             len(word) < MIN_OLD_LENGTH
             or confidences.get(token, 100.0) >= MAX_WORD_CONFIDENCE
             or word.casefold() in words.forms
+            or is_known(word)
         ):
             return token
         key = _closest(word.casefold(), keys)

@@ -19,7 +19,6 @@ from typing import Any
 import jsonschema
 
 from . import SCHEMA_VERSION
-from .batch import sheet_image_path
 from .corrections import (
     Corrections,
     FieldCorrection,
@@ -28,9 +27,9 @@ from .corrections import (
     resolve_field,
     validate,
 )
-from .document import Field, Sheet
+from .document import LOW_CONFIDENCE, Field, Sheet
 from .errors import UsageError
-from .io import iter_sheet_files, read_json
+from .io import read_json
 from .learn import (
     DEFAULT_MIN_SEEN,
     Fix,
@@ -40,7 +39,7 @@ from .learn import (
     vocabulary,
     word_confidences,
 )
-from .ocr import LOW_CONFIDENCE
+from .outdir import sheet_files, sheet_image_path
 from .schemas import load_schema
 from .templates import FREEFORM_ID, Template
 
@@ -72,14 +71,17 @@ class MergeResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def load_sheets(out_dir: Path) -> LoadedFolder:
-    """Every sheet JSON of ``out_dir``; a broken one is a named failure, not a crash."""
+def load_sheets(out_dir: Path, paths: Iterable[Path] | None = None) -> LoadedFolder:
+    """Every sheet JSON of ``out_dir``; a broken one is a named failure, not a crash.
+
+    ``paths``: only these files of it (the review app reads again what ``process`` rewrote).
+    """
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
         raise UsageError(f"{out_dir}: no such folder (the -o folder of `flipchart-ocr process`)")
     folder = LoadedFolder([])
-    schema = load_schema("sheet")
-    for path in iter_sheet_files(out_dir):
+    validator = jsonschema.Draft202012Validator(load_schema("sheet"))
+    for path in sheet_files(out_dir) if paths is None else paths:
         try:
             document = read_json(path)
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -91,9 +93,7 @@ def load_sheets(out_dir: Path) -> LoadedFolder:
             # e.g. a protocol.json written into the same folder
             folder.ignored.append(f"{path}: not a sheet JSON, ignored")
             continue
-        error = jsonschema.exceptions.best_match(
-            jsonschema.Draft202012Validator(schema).iter_errors(document)
-        )
+        error = jsonschema.exceptions.best_match(validator.iter_errors(document))
         if error is not None:
             where = "/".join(str(p) for p in error.absolute_path) or "top level"
             reason = f"not a valid sheet JSON ({where}: {error.message})"
@@ -102,7 +102,7 @@ def load_sheets(out_dir: Path) -> LoadedFolder:
             folder.failed_reasons[path.stem] = f"{path.name}: {reason}"
             continue
         folder.sheets.append(LoadedSheet(Sheet.from_dict(document), path))
-    if not folder.sheets and not folder.failures:
+    if paths is None and not folder.sheets and not folder.failures:
         raise UsageError(f"{out_dir}: no sheet JSON files; run `flipchart-ocr process` first")
     return folder
 
@@ -129,9 +129,8 @@ def merge(
     uncorrected ones (see ``learn``); 0 turns learning off.
     """
     corrections = corrections or Corrections()
-    validate(corrections, [s.sheet for s in sheets], templates, unavailable)
+    warnings = validate(corrections, [s.sheet for s in sheets], templates, unavailable)
     learned = learn_from(sheets, corrections, learn_min_seen)
-    warnings: list[str] = []
     used_file_replacements: set[int] = set()
     kept: list[tuple[LoadedSheet, dict[str, Any]]] = []
     omitted = _unavailable_sheets(unavailable)
@@ -183,7 +182,11 @@ def _unavailable_sheets(unavailable: Mapping[str, str] | Iterable[str]) -> list[
 
 
 def _taught(sheets: list[LoadedSheet], corrections: Corrections) -> list[Taught]:
-    """Every field a reviewer corrected or, on a sheet marked reviewed, confirmed."""
+    """Every field a person typed a correction into (its ``text`` or ``replace``).
+
+    Not the other fields of a sheet marked reviewed: what OCR read there is no one's
+    teaching, and a misreading left on it would spread to every other sheet.
+    """
     taught = []
     for loaded in sheets:
         sheet = loaded.sheet
@@ -193,11 +196,7 @@ def _taught(sheets: list[LoadedSheet], corrections: Corrections) -> list[Taught]
         for sheet_field in sheet.fields:
             correction = entry.fields.get(sheet_field.id)
             ocr_text = normalize_text(sheet_field.text)
-            corrected: str | None = None
-            if _is_typed(correction):
-                corrected = correction.text
-            elif entry.reviewed:
-                corrected = resolve_field(ocr_text, correction, corrections.replace).text
+            corrected = correction.text if _is_typed(correction) else None
             replacements = tuple((r.old, r.new) for r in correction.replace) if correction else ()
             if corrected is not None or replacements:
                 where = f"{sheet.id}.{sheet_field.id}"
@@ -212,7 +211,7 @@ def learn_from(
     if not min_seen:
         return Learned()
     taught = _taught(sheets, corrections)
-    return Learned(learn_fixes(taught, min_seen), vocabulary(taught))
+    return Learned(learn_fixes(taught, min_seen), vocabulary(taught, min_seen))
 
 
 def _merge_sheet(

@@ -12,26 +12,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
-from . import (
-    DEFAULT_ENGINE,
-    PIPELINE_VERSION,
-    ctc,
-    fields,
-    handwriting,
-    identify,
-    layout,
-    ocr,
-    rectify,
-    segment,
-)
-from .document import Block, Field, Line, Sheet, Step
-from .errors import UnknownTemplate
+from . import DEFAULT_ENGINE, PIPELINE_VERSION, fields, identify, layout, rectify, segment
+from .document import LOW_CONFIDENCE, Block, Field, Sheet, Step
+from .errors import OcrTimeout, UnknownTemplate
 from .io import read_photo
-from .readers import ppocr, wordlists
+from .readers import Reader, Region, field_confidence, tesseract
+from .readers.ppocr import PPOCRReader
+from .readers.tesseract import TesseractOptions, TesseractReader
 from .templates import FREEFORM_ID, Template
 
 # The top band of the sheet where titles are printed, read to identify the template.
@@ -40,30 +32,44 @@ HEADER_BAND = 0.14
 
 @dataclass(frozen=True)
 class ProcessOptions:
-    lang: str = "deu"
+    lang: str = "deu"  # Tesseract's languages and the word lists (wordlists.py)
     template: str | None = None  # force this template, skip identification
-    timeout: float = ocr.DEFAULT_TIMEOUT
+    timeout: float = tesseract.DEFAULT_TIMEOUT
     max_pixels: int = 60_000_000
-    batch: bool = True  # all fields of a sheet in one Tesseract call
-    preprocessing: ocr.OcrOptions = field(default_factory=ocr.OcrOptions)
     engine: str = DEFAULT_ENGINE  # see ENGINES
-    # The event's own words (names, places), known to the recogniser beside the word list.
+    # The event's own words (names, places), known to the reader beside the word lists.
     words: frozenset[str] = frozenset()
-    # PP-OCR: the text detector sees the sheet at these sizes (pixels on its longer side).
-    detect_sides: tuple[int, ...] = (640, 1280)
+    # PP-OCR: unknown words may be steered towards the word lists (readers.ctc).
+    decode_words: bool = True
+    # PP-OCR: the text detector sees the sheet at these sizes (pixels on its longer side),
+    # merged (ppocr.merge_scales). Field CER with the fine-tuned recogniser, samples /
+    # seed 1000 / real-hand posters / user templates: 960 px 0.104 / 0.135 / 0.117 /
+    # 0.209; 1280 px 0.119 / 0.160 / 0.121 / 0.181; both 736 and 1280 px 0.105 / 0.140 /
+    # 0.118 / 0.174: small writing needs the finer scale, thick marker the coarser.
+    detect_sides: tuple[int, ...] = (736, 1280)
     threads: int = 1  # onnxruntime threads per worker
+    # PP-OCR: the recogniser, "de" (fine-tuned on real German handwriting) or "base"
+    recogniser: str = "de"
+    # A field's printed label is found by its text (fields.without_label); off: the
+    # template's label strip is assumed to hold it, as before (for measuring).
+    find_labels: bool = True
+    # Tesseract: all fields of a sheet in one call, and the preprocessing switches.
+    batch: bool = True
+    tesseract: TesseractOptions = field(default_factory=TesseractOptions)
 
-    def ocr_options(self, psm: int = 6) -> ocr.OcrOptions:
-        return replace(self.preprocessing, lang=self.lang, psm=psm, timeout=self.timeout)
+    def tesseract_options(self, psm: int = 6) -> TesseractOptions:
+        return replace(self.tesseract, lang=self.lang, psm=psm, timeout=self.timeout)
 
     def fingerprint(self) -> dict[str, object]:
-        """What the output depends on besides the photo and templates: recorded for the cache."""
+        """What the output depends on besides the photo and templates: recorded in the
+        sheet JSON and compared by the cache (a new model or word list redoes a photo)."""
         return {
             "version": PIPELINE_VERSION,
             "lang": self.lang,
             "template": self.template,
             "engine": self.engine,
             "words": _digest(sorted(self.words)) if self.words else None,
+            "reader": reader_settings(self),
         }
 
 
@@ -78,10 +84,12 @@ class _Timer:
         self.steps: list[Step] = []
 
     @contextmanager
-    def step(self, name: str) -> Iterator[None]:
+    def step(self, name: str, settings: dict[str, Any] | None = None) -> Iterator[None]:
         start = time.perf_counter()
         yield
-        self.steps.append(Step(name, round(time.perf_counter() - start, 3)))
+        self.steps.append(
+            Step(name, round(time.perf_counter() - start, 3), settings=settings or {})
+        )
 
 
 def process_photo(
@@ -90,55 +98,75 @@ def process_photo(
     options: ProcessOptions,
     sheet_id: str | None = None,
 ) -> ProcessResult:
+    """One photo through every stage: read, place the sheet, warp, read its fields."""
     timer = _Timer()
     with timer.step("read"):
         photo, source = read_photo(path, options.max_pixels)
-    sheet = Sheet(id=sheet_id or path.stem, source=source, pipeline=options.fingerprint())
-    with timer.step("find_sheet"):
-        outline = rectify.find_sheet(photo)
+    with timer.step("place"):
+        placement = place_sheet(photo, templates, options)
+    with timer.step("rectify"):
+        image = rectify.warp(photo, placement.corners, placement.size)
+    del photo  # the full photo is the largest object: free it before reading
+    warnings = list(placement.warnings)
+    with timer.step("ocr", reader_settings(options)):
+        fields = read_fields(image, placement.template, options, warnings)
+    sheet = Sheet(
+        id=sheet_id or path.stem,
+        source=source,
+        template=placement.template.id,
+        template_score=placement.score,
+        corners=tuple((float(x), float(y)) for x, y in placement.corners),
+        size=placement.size,
+        fields=tuple(fields),
+        warnings=tuple(warnings),
+        steps=tuple(timer.steps),
+        pipeline=options.fingerprint(),
+    )
+    return ProcessResult(sheet, image)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where the sheet lies in the photo and what it is: the one input of the warp."""
+
+    corners: np.ndarray  # 4 x 2, clockwise from top-left, photo pixels
+    size: tuple[int, int]  # the rectified sheet's width and height
+    template: Template
+    score: float
+    warnings: tuple[str, ...] = ()
+
+
+def place_sheet(
+    photo: np.ndarray, templates: dict[str, Template], options: ProcessOptions
+) -> Placement:
+    """The sheet placed once: its outline, its template, the corners the template's box
+    lines correct the outline to, and the size to warp to."""
+    warnings: list[str] = []
+    outline = rectify.find_sheet(photo)
     if outline.alternatives:
-        with timer.step("choose_outline"):
-            outline = choose_outline(photo, outline, templates, options)
+        outline = choose_outline(photo, outline, templates, options)
     if not outline.found:
-        sheet = sheet.warn("no sheet outline found: the whole photo is read as the sheet")
+        warnings.append("no sheet outline found: the whole photo is read as the sheet")
         outline = _deskewed_whole_photo(photo, outline)
-    with timer.step("identify"):
-        candidate = choose_template(photo, outline, templates, options)
+    candidate = choose_template(photo, outline, templates, options, warnings)
     template = candidate.template
     if options.template is None and template.id == FREEFORM_ID:
-        sheet = sheet.warn(
+        warnings.append(
             f"no template fits (best score {candidate.score:.2f} < {identify.MIN_TEMPLATE_SCORE}):"
             " read as freeform"
         )
     corners = refined_corners(outline, template, candidate.alignment)
     size = rectify.sheet_size(replace(outline, corners=corners), template.aspect)
-    with timer.step("rectify"):
-        image = rectify.warp(photo, corners, size)
-    del photo  # the full photo is the largest object: free it before OCR
-    with timer.step("ocr"):
-        fields = read_fields(image, template, options)
-    sheet = replace(
-        sheet,
-        template=template.id,
-        template_score=candidate.score,
-        corners=tuple((float(x), float(y)) for x, y in corners),
-        size=size,
-        fields=tuple(fields),
-        steps=tuple(timer.steps),
-    )
-    return ProcessResult(sheet, image)
+    return Placement(corners, size, template, candidate.score, tuple(warnings))
 
 
 def rectified_as(
     photo: np.ndarray, template_id: str, templates: dict[str, Template]
 ) -> tuple[np.ndarray, Template]:
-    """The photo's sheet found, aligned to a known template and warped: for benchmarks
-    and training data, where the true template is given."""
-    outline = rectify.find_sheet(photo)
-    candidate = choose_template(photo, outline, templates, ProcessOptions(template=template_id))
-    corners = refined_corners(outline, candidate.template, candidate.alignment)
-    size = rectify.sheet_size(replace(outline, corners=corners), candidate.template.aspect)
-    return rectify.warp(photo, corners, size), candidate.template
+    """The photo's sheet placed with a known template and warped: for benchmarks and
+    training data, where the true template is given."""
+    placement = place_sheet(photo, templates, ProcessOptions(template=template_id))
+    return rectify.warp(photo, placement.corners, placement.size), placement.template
 
 
 def choose_template(
@@ -146,8 +174,13 @@ def choose_template(
     outline: rectify.SheetOutline,
     templates: dict[str, Template],
     options: ProcessOptions,
+    warnings: list[str] | None = None,
 ) -> identify.Candidate:
-    """The forced template, or the best-scoring one, or freeform."""
+    """The forced template, or the best-scoring one, or freeform.
+
+    When Tesseract times out on the title band, the lines alone decide (and
+    ``warnings`` says so).
+    """
     if options.template is not None:
         if options.template not in templates:
             raise UnknownTemplate(
@@ -173,8 +206,9 @@ def choose_template(
         for t in boxed
     ]
     if not identify.is_clear_winner(candidates):
-        header = read_header(photo, outline, options)
-        candidates = [identify.with_text(c, header) for c in candidates]
+        header = _header_or_none(photo, outline, options, warnings)
+        if header is not None:
+            candidates = [identify.with_text(c, header) for c in candidates]
     best = identify.best_candidate(candidates)
     if best is not None:
         return best
@@ -237,8 +271,22 @@ def read_header(photo: np.ndarray, outline: rectify.SheetOutline, options: Proce
     band_corners = _top_band(outline.corners, HEADER_BAND)
     band = rectify.warp(photo, band_corners, (width, int(height * HEADER_BAND)))
     gray = cv2.cvtColor(band, cv2.COLOR_BGR2GRAY)
-    lines = ocr.recognise(gray, options.ocr_options(psm=6))
+    lines = tesseract.recognise(gray, options.tesseract_options(psm=6))
     return " ".join(line.text for line in lines)
+
+
+def _header_or_none(
+    photo: np.ndarray,
+    outline: rectify.SheetOutline,
+    options: ProcessOptions,
+    warnings: list[str] | None,
+) -> str | None:
+    try:
+        return read_header(photo, outline, options)
+    except OcrTimeout as e:
+        if warnings is not None:
+            warnings.append(f"title band: {e}; the template was chosen by its box lines alone")
+        return None
 
 
 def _top_band(corners: np.ndarray, share: float) -> np.ndarray:
@@ -288,104 +336,75 @@ def _deskewed_whole_photo(photo: np.ndarray, outline: rectify.SheetOutline) -> r
     return replace(outline, corners=corners.astype(np.float32))
 
 
-def read_fields(image: np.ndarray, template: Template, options: ProcessOptions) -> list[Field]:
-    if options.engine == "ppocr":
-        return read_sheet_ppocr(image, template, options)
-    height, width = image.shape[:2]
-    # A freeform sheet has text anywhere, in scattered groups: sparse-text mode
-    # finds them all (the automatic page layout, mode 3, drops marker text that it
-    # takes for drawings), and the rows are put together in reading order.
-    psm = 11 if template.id == FREEFORM_ID else 6
-    crops = [
-        ocr.FieldCrop(
-            segment.crop_field(image, f),
-            segment.crop_offset(f, (width, height)),
-            f.label,
+def read_fields(
+    image: np.ndarray,
+    template: Template,
+    options: ProcessOptions,
+    warnings: list[str] | None = None,
+) -> list[Field]:
+    """Every field of the sheet read, its printed label taken out (a freeform sheet's
+    lines put in reading order and grouped into blocks); what could not be read is
+    said in ``warnings``."""
+    size = (image.shape[1], image.shape[0])
+    freeform = template.id == FREEFORM_ID
+    regions = [
+        Region(
+            segment.field_pixel_box(f, size, content=False),
+            f.id,
+            sparse=freeform,
+            writing_top=segment.field_pixel_box(f, size, content=True)[1],
         )
         for f in template.fields
     ]
-    reading = options.ocr_options(psm)
-    hybrid = uses_recogniser(options)
-    if hybrid and template.id != FREEFORM_ID:
-        crops = [ocr.with_ink(crop, reading) for crop in crops]  # both readers use it
-    results = ocr.read_fields(crops, reading, batch=options.batch)
-    if hybrid:
-        known = handwriting.lexicon(options.words)
-        results = [
-            _with_recogniser(image, template, crop, lines, reading, known)
-            for crop, (lines, _) in zip(crops, results, strict=True)
-        ]
-    fields = []
-    for template_field, (lines, confidence) in zip(template.fields, results, strict=True):
-        fields.append(
+    reading = make_reader(options).read(image, regions)
+    if warnings is not None:
+        warnings.extend(reading.warnings)
+    found = []
+    for template_field, region, lines in zip(template.fields, regions, reading.lines, strict=True):
+        blocks: tuple[Block, ...] = ()
+        if freeform:
+            lines, arranged = layout.arrange(lines, image)
+            blocks = tuple(arranged)
+        elif options.find_labels:
+            lines = fields.without_label(lines, template_field.label, region.box)
+        else:
+            strip = segment.field_pixel_box(template_field, size, content=True)
+            lines = fields.below(lines, strip[1])
+        found.append(
             Field(
                 id=template_field.id,
                 label=template_field.label,
                 text="\n".join(line.text for line in lines),
-                confidence=confidence,
+                confidence=field_confidence(lines),
                 lines=tuple(lines),
-                box=segment.field_pixel_box(template_field, (width, height), content=False),
+                box=region.box,
+                blocks=blocks,
             )
         )
-    return fields
+    return found
 
 
-def read_sheet_ppocr(image: np.ndarray, template: Template, options: ProcessOptions) -> list[Field]:
-    """The whole sheet read in one pass; its lines handed to the fields by position."""
-    height, width = image.shape[:2]
-    known = (
-        wordlists.lexicon(options.lang, options.words)
-        if options.preprocessing.decode_words
-        else None
+def make_reader(options: ProcessOptions) -> Reader:
+    """The reader ``options.engine`` names, set up as the options say (models load on
+    first use)."""
+    if options.engine == "tesseract":
+        return TesseractReader(options.tesseract_options(), options.batch)
+    return PPOCRReader(
+        options.lang,
+        options.words,
+        options.decode_words,
+        options.detect_sides,
+        options.threads,
+        options.recogniser,
     )
-    regions = [fields.field_pixel_box(f, (width, height)) for f in template.fields]
-    lines = ppocr.read(image, known, options.detect_sides, options.threads, regions)
-    blocks: list[tuple[Block, ...]] = [() for _ in template.fields]
-    if template.id == FREEFORM_ID:
-        ordered, found_blocks = layout.arrange(lines, image)
-        per_field, blocks = [ordered], [tuple(found_blocks)]
-    else:
-        per_field = fields.assign(lines, template, (width, height))
-    return [
-        Field(
-            id=template_field.id,
-            label=template_field.label,
-            text="\n".join(line.text for line in found),
-            confidence=ocr.field_confidence(found),
-            lines=tuple(found),
-            box=segment.field_pixel_box(template_field, (width, height), content=False),
-            blocks=field_blocks,
-        )
-        for template_field, found, field_blocks in zip(
-            template.fields, per_field, blocks, strict=True
-        )
-    ]
+
+
+def reader_settings(options: ProcessOptions) -> dict[str, object]:
+    return make_reader(options).settings()
 
 
 def _digest(items: list[str]) -> str:
     return hashlib.sha256("\n".join(items).encode("utf-8")).hexdigest()[:12]
-
-
-def uses_recogniser(options: ProcessOptions) -> bool:
-    """Hybrid reading is for German: the recogniser and its word list are German."""
-    return options.engine == "hybrid" and "deu" in options.lang.split("+")
-
-
-def _with_recogniser(
-    image: np.ndarray,
-    template: Template,
-    crop: ocr.FieldCrop,
-    tesseract: list[Line],
-    options: ocr.OcrOptions,
-    known: ctc.Lexicon,
-) -> tuple[list[Line], float]:
-    """A field's lines, each row (or on a freeform sheet each Tesseract line) read by
-    our recogniser too and the reading with more known words kept."""
-    if template.id == FREEFORM_ID:
-        lines = handwriting.reread_lines(image, tesseract, options, known)
-    else:
-        lines = handwriting.combine(handwriting.read_rows(crop, options, known), tesseract, known)
-    return lines, ocr.field_confidence(lines)
 
 
 def draw_debug(image: np.ndarray, sheet: Sheet) -> np.ndarray:
@@ -407,6 +426,6 @@ def draw_debug(image: np.ndarray, sheet: Sheet) -> np.ndarray:
             )
         for line in sheet_field.lines:
             x, y, w, h = line.bbox
-            colour = (0, 160, 0) if line.confidence >= ocr.LOW_CONFIDENCE else (0, 140, 255)
+            colour = (0, 160, 0) if line.confidence >= LOW_CONFIDENCE else (0, 140, 255)
             cv2.rectangle(canvas, (x, y), (x + w, y + h), colour, max(1, thickness // 2))
     return canvas

@@ -1,7 +1,10 @@
 """The review app: a local web page to fix the OCR text, saved into the corrections file.
 
 ``serve`` is what ``flipchart-ocr review`` runs; ``create_app`` (in ``app.py``) is
-the Flask app on its own, for tests; ``store.py`` edits the corrections file.
+the Flask app on its own, for tests. ``folder.py`` keeps the output folder's sheets
+(read again when ``process`` rewrites one), ``state.py`` says what a page shows and
+sends, ``store.py`` edits the corrections file, and ``static/review.js`` is the sheet
+view's script (autosave, drafts in the browser, conflicts, keyboard).
 """
 
 from __future__ import annotations

@@ -32,23 +32,25 @@ from flask import (
 from PIL import Image
 from werkzeug.exceptions import HTTPException
 
-from ..corrections import (
-    Corrections,
-    SheetCorrections,
-    canonical_text,
-    normalize_text,
-    resolve_field,
-)
-from ..document import Field, Sheet
+from ..corrections import Corrections, canonical_text, resolve_field
 from ..errors import CorrectionsError
 from ..learn import Learned
-from ..merge import LoadedSheet, apply_learned, learn_from, load_sheets
-from ..ocr import LOW_CONFIDENCE
+from ..merge import LoadedSheet, learn_from
 from ..templates import Template, load_templates
-from .store import CorrectionsChanged, CorrectionsStore, SheetEdit, Snapshot
+from .folder import SheetFolder
+from .state import (
+    clamp,
+    field_box,
+    overview_row,
+    parse_replace_request,
+    parse_save_request,
+    progress,
+    sheet_state,
+    to_review,
+)
+from .store import CorrectionsChanged, CorrectionsStore, SaveResult, Snapshot
 
 EXTENSION = "flipchart_review"
-MAX_TEXT = 100_000  # characters per field: far beyond a flipchart, small for a server
 THUMB_WIDTH = 220
 MAX_CROP_WIDTH = 1400
 
@@ -61,31 +63,50 @@ CONTENT_SECURITY_POLICY = (
 
 @dataclass
 class Review:
-    """Everything the routes need: the sheets (read once), templates and the store."""
+    """Everything the routes need: the sheets (read again when they change), templates, store."""
 
-    out_dir: Path
-    sheets: list[LoadedSheet]
+    folder: SheetFolder
     templates: dict[str, Template]
     store: CorrectionsStore
-    failures: list[str] = field(default_factory=list)
-    ignored: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.by_id = {normalize_text(loaded.sheet.id): loaded for loaded in self.sheets}
+    _learned: tuple[tuple[str, int], Learned] | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls, out_dir: Path, corrections: Path, templates_dir: Path | None = None) -> Review:
         templates = load_templates(templates_dir)
-        folder = load_sheets(out_dir)
-        sheets = sorted(folder.sheets, key=lambda loaded: loaded.sheet.id)
+        folder = SheetFolder(Path(out_dir))
         store = CorrectionsStore(
-            corrections, [s.sheet for s in sheets], templates, folder.failed_ids, out_dir
+            corrections,
+            [s.sheet for s in folder.sheets],
+            templates,
+            folder.failed_ids,
+            folder.out_dir,
         )
-        return cls(out_dir, sheets, templates, store, folder.failures, folder.ignored)
+        return cls(folder, templates, store)
+
+    @property
+    def out_dir(self) -> Path:
+        return self.folder.out_dir
+
+    @property
+    def sheets(self) -> list[LoadedSheet]:
+        return self.folder.sheets
+
+    @property
+    def failures(self) -> list[str]:
+        return self.folder.failures
+
+    @property
+    def ignored(self) -> list[str]:
+        return list(self.folder.ignored.values())
+
+    def refresh(self) -> None:
+        """Take in sheet JSONs ``process`` wrote since the last request."""
+        if self.folder.refresh():
+            self.store.set_sheets([s.sheet for s in self.folder.sheets], self.folder.failed_ids)
 
     def loaded(self, sheet_id: str) -> LoadedSheet:
         """The sheet with this id, or 404: ids come from the folder listing, never paths."""
-        loaded = self.by_id.get(normalize_text(sheet_id))
+        loaded = self.folder.get(sheet_id)
         if loaded is None:
             abort(404, description=f"no sheet {sheet_id!r}")
         return loaded
@@ -102,6 +123,36 @@ class Review:
         previous = ids[index - 1] if index > 0 else None
         following = ids[index + 1] if index + 1 < len(ids) else None
         return previous, following
+
+    def next_to_review(self, sheet_id: str, corrections: Corrections | None) -> str | None:
+        """The first sheet after this one (round to the start) not yet reviewed nor skipped."""
+        ids = [loaded.sheet.id for loaded in self.viewable()]
+        todo = set(to_review(self.sheets, corrections)) - {sheet_id}
+        index = ids.index(sheet_id) if sheet_id in ids else -1
+        return next((i for i in ids[index + 1 :] + ids[: index + 1] if i in todo), None)
+
+    def learned(self, snapshot: Snapshot) -> Learned:
+        """What the corrections teach (merge's rules), worked out once per file and sheets."""
+        key = (snapshot.version, self.folder.generation)
+        if self._learned is None or self._learned[0] != key:
+            self._learned = (key, learn_from(self.sheets, snapshot.corrections))
+        return self._learned[1]
+
+    def state(self, loaded: LoadedSheet, snapshot: Snapshot | None) -> dict[str, Any]:
+        corrections = snapshot.corrections if snapshot else Corrections()
+        learned = self.learned(snapshot) if snapshot else Learned()
+        state = sheet_state(
+            loaded,
+            corrections,
+            snapshot.version if snapshot else None,
+            learned,
+            self.templates,
+            self.folder.stamp_of(loaded),
+        )
+        following = self.next_to_review(loaded.sheet.id, corrections if snapshot else None)
+        state["progress"] = progress(self.sheets, corrections if snapshot else None)
+        state["nextToReviewUrl"] = url_for("sheet", sheet_id=following) if following else None
+        return state
 
 
 def create_app(
@@ -123,6 +174,7 @@ def create_app(
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions[EXTENSION] = review
     app.before_request(_refuse_foreign_requests)
+    app.before_request(_take_in_changed_sheets)
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _error_response)
     _add_routes(app)
@@ -131,6 +183,11 @@ def create_app(
 
 def _review() -> Review:
     return current_app.extensions[EXTENSION]
+
+
+def _take_in_changed_sheets() -> None:
+    if request.endpoint != "static":
+        _review().refresh()
 
 
 # -- security -----------------------------------------------------------------------------
@@ -203,8 +260,16 @@ def _add_routes(app: Flask) -> None:
         ("/sheets/<sheet_id>/sheet.jpg", "sheet_image", sheet_image, ["GET"]),
         ("/sheets/<sheet_id>/thumb.jpg", "thumb", thumb_image, ["GET"]),
         ("/sheets/<sheet_id>/fields/<field_id>.jpg", "crop", crop_image, ["GET"]),
+        (
+            "/sheets/<sheet_id>/fields/<field_id>/blocks/<int:index>.jpg",
+            "block_crop",
+            block_crop_image,
+            ["GET"],
+        ),
         ("/api/sheets/<sheet_id>", "api_sheet", api_sheet, ["GET"]),
         ("/api/sheets/<sheet_id>/save", "api_save", api_save, ["POST"]),
+        ("/api/replace/preview", "api_replace_preview", api_replace_preview, ["POST"]),
+        ("/api/replace", "api_replace", api_replace, ["POST"]),
         ("/favicon.ico", "favicon", no_favicon, ["GET"]),
     ]
     for rule, endpoint, view, methods in routes:
@@ -219,14 +284,19 @@ def overview() -> str:
     review = _review()
     snapshot, problem = _snapshot_or_problem(review)
     corrections = snapshot.corrections if snapshot else None
-    rows = [_overview_row(loaded, corrections, review) for loaded in review.sheets]
+    rows = [overview_row(loaded, corrections, review.templates) for loaded in review.sheets]
+    only_open = request.args.get("show") == "open"
+    todo = to_review(review.sheets, corrections)
+    shown = [row for row in rows if row["id"] in todo] if only_open else rows
     return render_template(
         "overview.html",
-        rows=rows,
+        rows=shown,
         review=review,
         snapshot=snapshot,
         problem=problem,
-        first_open=next((r for r in rows if r["viewable"] and not r["reviewed"]), None),
+        only_open=only_open,
+        progress=progress(review.sheets, corrections),
+        first_open=todo[0] if todo else None,
     )
 
 
@@ -236,15 +306,19 @@ def sheet_page(sheet_id: str) -> str:
     if loaded.sheet.template is None:
         abort(404, description=f"{sheet_id}: the photo could not be read; nothing to review")
     snapshot, problem = _snapshot_or_problem(review)
-    state = sheet_state(loaded, snapshot, review)
+    state = review.state(loaded, snapshot)
     previous, following = review.neighbours(loaded.sheet.id)
     page = {
         **state,
         "saveUrl": url_for("api_save", sheet_id=loaded.sheet.id),
+        "stateUrl": url_for("api_sheet", sheet_id=loaded.sheet.id),
+        "replaceUrl": url_for("api_replace"),
+        "replacePreviewUrl": url_for("api_replace_preview"),
         "overviewUrl": url_for("overview"),
         "previousUrl": url_for("sheet", sheet_id=previous) if previous else None,
         "nextUrl": url_for("sheet", sheet_id=following) if following else None,
-        "lowConfidence": LOW_CONFIDENCE,
+        "templateFields": {t.id: t.field_ids() for t in review.templates.values()},
+        "storageKey": f"flipchart-review:{review.store.path.resolve()}",
         "problem": problem,
     }
     return render_template(
@@ -265,30 +339,110 @@ def api_sheet(sheet_id: str) -> Response:
     try:
         snapshot = review.store.snapshot()
     except CorrectionsError as e:
-        return _refusal(422, str(e))
-    return jsonify({"ok": True, **sheet_state(loaded, snapshot, review)})
+        # e.g. `process` read the sheet with another template the file's entries do not fit
+        response = jsonify(
+            {"ok": False, "error": str(e), "sheetStamp": review.folder.stamp_of(loaded)}
+        )
+        response.status_code = 422
+        return response
+    return jsonify({"ok": True, **review.state(loaded, snapshot)})
 
 
 def api_save(sheet_id: str) -> Response:
     review = _review()
     loaded = review.loaded(sheet_id)
-    body = request.get_json(silent=True)
     try:
-        version, edit = parse_save_request(body, loaded.sheet, review.templates)
+        edit = parse_save_request(request.get_json(silent=True), loaded.sheet, review.templates)
     except ValueError as e:
         return _refusal(400, str(e))
     try:
-        result = review.store.save(edit, version)
+        result = review.store.save(edit)
     except CorrectionsChanged as e:
         return _refusal(409, str(e))
     except CorrectionsError as e:
         return _refusal(422, str(e))
-    state = sheet_state(loaded, result.snapshot, review)
-    count = len(edit.fields)
-    message = f"saved to {review.store.path}" if result.changed else "nothing to save: no changes"
     return jsonify(
-        {"ok": True, "changed": result.changed, "message": message, "fields": count, **state}
+        {"ok": True, **_save_answer(result, review), **review.state(loaded, result.snapshot)}
     )
+
+
+def _save_answer(result: SaveResult, review: Review) -> dict[str, Any]:
+    message = f"saved to {review.store.path}" if result.changed else "nothing to save: no changes"
+    if result.set_aside:
+        message += (
+            f"; the corrections of {', '.join(result.set_aside)} (fields the new template"
+            " does not have) are kept as comments in the file"
+        )
+    return {
+        "changed": result.changed,
+        "message": message,
+        "conflicts": [
+            {"field": c.field_id, "theirs": c.theirs, "yours": c.yours} for c in result.conflicts
+        ],
+        "setAside": list(result.set_aside),
+    }
+
+
+def api_replace_preview() -> Response:
+    review = _review()
+    try:
+        old, new = parse_replace_request(request.get_json(silent=True))
+        snapshot = review.store.snapshot()
+    except ValueError as e:
+        return _refusal(400, str(e))
+    except CorrectionsError as e:
+        return _refusal(422, str(e))
+    return jsonify({"ok": True, **replace_preview(review, snapshot.corrections, old, new)})
+
+
+def api_replace() -> Response:
+    review = _review()
+    try:
+        old, new = parse_replace_request(request.get_json(silent=True))
+        preview = replace_preview(review, review.store.snapshot().corrections, old, new)
+        result = review.store.add_replacement(old, new)
+    except ValueError as e:
+        return _refusal(400, str(e))
+    except CorrectionsChanged as e:
+        return _refusal(409, str(e))
+    except CorrectionsError as e:
+        return _refusal(422, str(e))
+    return jsonify(
+        {
+            "ok": True,
+            "changed": result.changed,
+            "version": result.snapshot.version,
+            "message": f"replace {old!r} -> {new!r} added to {review.store.path}",
+            **preview,
+        }
+    )
+
+
+def replace_preview(review: Review, corrections: Corrections, old: str, new: str) -> dict[str, Any]:
+    """Where a file-wide ``old -> new`` changes a field, and where a corrected text keeps it."""
+    changes, kept = [], []
+    for loaded in review.viewable():
+        entry = corrections.for_sheet(loaded.sheet.id)
+        if entry is not None and entry.skip:
+            continue
+        for sheet_field in loaded.sheet.fields:
+            correction = entry.fields.get(sheet_field.id) if entry else None
+            resolved = resolve_field(sheet_field.text, correction, corrections.replace)
+            if old not in resolved.text:
+                continue
+            where = {"sheet": loaded.sheet.id, "field": sheet_field.id}
+            if correction is not None and correction.corrects_text:
+                kept.append(where)  # a corrected text wins over every replace
+            else:
+                count = canonical_text(resolved.text).count(old)
+                changes.append({**where, "count": count})
+    return {
+        "find": old,
+        "replace": new,
+        "fields": changes,
+        "occurrences": sum(c["count"] for c in changes),
+        "keptInCorrected": kept,
+    }
 
 
 # -- images -------------------------------------------------------------------------------
@@ -316,6 +470,18 @@ def crop_image(sheet_id: str, field_id: str) -> Response:
     if not loaded.image.is_file():
         abort(404, description=f"{sheet_id}: no sheet image")
     box = field_box(sheet_field, loaded.sheet)
+    return _jpeg(_crop(loaded.image, _mtime(loaded.image), box))
+
+
+def block_crop_image(sheet_id: str, field_id: str, index: int) -> Response:
+    """One block of a freeform field (a card, a bullet): shown beside its text."""
+    loaded = _review().loaded(sheet_id)
+    sheet_field = loaded.sheet.field_by_id(field_id)
+    if sheet_field is None or not 0 <= index < len(sheet_field.blocks):
+        abort(404, description=f"{sheet_id}: no block {index} in field {field_id!r}")
+    if not loaded.image.is_file():
+        abort(404, description=f"{sheet_id}: no sheet image")
+    box = clamp(sheet_field.blocks[index].bbox, loaded.sheet)
     return _jpeg(_crop(loaded.image, _mtime(loaded.image), box))
 
 
@@ -353,159 +519,9 @@ def _encode(image: Image.Image, quality: int) -> bytes:
     return buffer.getvalue()
 
 
-def field_box(sheet_field: Field, sheet: Sheet) -> tuple[int, int, int, int]:
-    """The field's box on the rectified sheet, clamped to it; the whole sheet if unknown."""
-    width, height = sheet.size or (0, 0)
-    if sheet_field.box is None:
-        return (0, 0, width, height) if width and height else _lines_box(sheet_field)
-    x, y, w, h = (int(round(v)) for v in sheet_field.box)
-    if width and height:
-        x, y = max(0, min(x, width - 1)), max(0, min(y, height - 1))
-        w, h = max(1, min(w, width - x)), max(1, min(h, height - y))
-    return x, y, max(w, 1), max(h, 1)
-
-
-def _lines_box(sheet_field: Field) -> tuple[int, int, int, int]:
-    if not sheet_field.lines:
-        return (0, 0, 1, 1)
-    left = min(line.bbox[0] for line in sheet_field.lines)
-    top = min(line.bbox[1] for line in sheet_field.lines)
-    right = max(line.bbox[0] + line.bbox[2] for line in sheet_field.lines)
-    bottom = max(line.bbox[1] + line.bbox[3] for line in sheet_field.lines)
-    return left, top, max(right - left, 1), max(bottom - top, 1)
-
-
-# -- page state ---------------------------------------------------------------------------
-
-
 def _snapshot_or_problem(review: Review) -> tuple[Snapshot | None, str | None]:
     """The corrections file now, or why it cannot be used (the page shows it)."""
     try:
         return review.store.snapshot(), None
     except CorrectionsError as e:
         return None, str(e)
-
-
-def sheet_state(loaded: LoadedSheet, snapshot: Snapshot | None, review: Review) -> dict[str, Any]:
-    """What the sheet view shows and the page's script keeps: JSON-ready."""
-    sheet = loaded.sheet
-    corrections = snapshot.corrections if snapshot else Corrections()
-    entry = corrections.for_sheet(sheet.id)
-    learned = learn_from(review.sheets, corrections)
-    return {
-        "sheetId": sheet.id,
-        "version": snapshot.version if snapshot else None,
-        "template": sheet.template,
-        "templateOverride": entry.template if entry else None,
-        "reviewed": bool(entry and entry.reviewed),
-        "skip": bool(entry and entry.skip),
-        "size": list(sheet.size) if sheet.size else None,
-        "fields": [_field_state(f, sheet, entry, corrections, learned) for f in sheet.fields],
-    }
-
-
-def _field_state(
-    sheet_field: Field,
-    sheet: Sheet,
-    entry: SheetCorrections | None,
-    corrections: Corrections,
-    learned: Learned,
-) -> dict[str, Any]:
-    correction = entry.fields.get(sheet_field.id) if entry else None
-    resolved = resolve_field(sheet_field.text, correction, corrections.replace)
-    # What merge would make of the field from the other sheets' corrections: offered to
-    # the reviewer (Alt+A), never filled in unasked.
-    suggestion, fixes = apply_learned(learned, resolved.text, sheet_field, entry, correction)
-    lines = [
-        {
-            "text": line.text,
-            "confidence": round(line.confidence, 1),
-            "bbox": list(line.bbox),
-            "low": line.confidence < LOW_CONFIDENCE,
-            "words": [
-                {"text": w.text, "confidence": w.confidence, "low": w.confidence < LOW_CONFIDENCE}
-                for w in line.words
-            ],
-        }
-        for line in sheet_field.lines
-    ]
-    return {
-        "id": sheet_field.id,
-        "label": sheet_field.label,
-        "ocr": canonical_text(sheet_field.text),
-        "text": canonical_text(resolved.text),
-        "origin": resolved.origin,
-        "warnings": list(resolved.warnings),
-        "confidence": round(sheet_field.confidence, 1),
-        "box": list(field_box(sheet_field, sheet)),
-        "lines": lines,
-        "lowLines": sum(1 for line in lines if line["low"]),
-        "suggestion": canonical_text(suggestion) if fixes and suggestion else None,
-        "suggestionFixes": [[fix.old, fix.new] for fix in fixes],
-        "cropUrl": url_for("crop", sheet_id=sheet.id, field_id=sheet_field.id),
-    }
-
-
-def _overview_row(
-    loaded: LoadedSheet, corrections: Corrections | None, review: Review
-) -> dict[str, Any]:
-    sheet = loaded.sheet
-    entry = corrections.for_sheet(sheet.id) if corrections else None
-    template = review.templates.get(sheet.template or "")
-    corrected = 0
-    for sheet_field in sheet.fields:
-        correction = entry.fields.get(sheet_field.id) if entry else None
-        replace = corrections.replace if corrections else ()
-        if resolve_field(sheet_field.text, correction, replace).origin == "corrected":
-            corrected += 1
-    return {
-        "id": sheet.id,
-        "viewable": sheet.template is not None,
-        "template": sheet.template,
-        "template_name": template.name if template else sheet.template,
-        "override": entry.template if entry else None,
-        "fields": len(sheet.fields),
-        "low_lines": sum(
-            1 for f in sheet.fields for line in f.lines if line.confidence < LOW_CONFIDENCE
-        ),
-        "corrected": corrected,
-        "reviewed": bool(entry and entry.reviewed),
-        "skip": bool(entry and entry.skip),
-        "warnings": list(sheet.warnings),
-        "has_image": loaded.image.is_file(),
-    }
-
-
-# -- the save request ---------------------------------------------------------------------
-
-
-def parse_save_request(
-    body: Any, sheet: Sheet, templates: dict[str, Template]
-) -> tuple[str, SheetEdit]:
-    """The version and the edit of a save request; ``ValueError`` says what is wrong."""
-    if not isinstance(body, dict):
-        raise ValueError("expected a JSON object")
-    version = body.get("version")
-    if not isinstance(version, str) or not version:
-        raise ValueError("'version' (the corrections file's version from the page) is missing")
-    fields = body.get("fields", {})
-    if not isinstance(fields, dict):
-        raise ValueError("'fields' must map field ids to texts")
-    known = {f.id for f in sheet.fields}
-    texts = {}
-    for field_id, text in fields.items():
-        if field_id not in known:
-            raise ValueError(f"sheet {sheet.id!r} has no field {field_id!r}")
-        if not isinstance(text, str) or len(text) > MAX_TEXT:
-            raise ValueError(f"field {field_id!r}: expected text (at most {MAX_TEXT} characters)")
-        texts[field_id] = normalize_text(text)  # NFC: "ä" typed on a Mac is "ä"
-    flags = {}
-    for key in ("reviewed", "skip"):
-        value = body.get(key)
-        if value is not None and not isinstance(value, bool):
-            raise ValueError(f"'{key}' must be true or false")
-        flags[key] = value
-    template = body.get("template")
-    if template is not None and (not isinstance(template, str) or template not in {"", *templates}):
-        raise ValueError(f"unknown template {template!r}; known: {', '.join(templates)}")
-    return version, SheetEdit(sheet.id, texts, flags["reviewed"], flags["skip"], template)

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from flipchart_ocr import ocr
+from flipchart_ocr.readers import ink, tesseract
 
 from .conftest import DEJAVU
 
@@ -35,23 +35,23 @@ def components(gray: np.ndarray) -> list[tuple[int, int]]:
 def test_split_rows_parts_a_stroke_joining_two_rows() -> None:
     gray = two_rows_joined()
     assert max(bottom - top for top, bottom in components(gray)) > 100  # joined: both rows
-    split = ocr.split_rows(gray)
+    split = ink.split_rows(gray)
     assert split.shape[0] >= gray.shape[0] + 8  # a white gap was opened
     assert split.shape[1] == gray.shape[1]
     # No component reaches from the first row's bars (ending at 70) to the second's (from 90).
     gap = split.shape[0] - gray.shape[0]
     assert not [c for c in components(split) if c[0] <= 70 and c[1] >= 90 + gap]
-    assert len(ocr.row_bands(split)) == 2
+    assert len(ink.row_bands(split)) == 2
 
 
 def test_split_rows_leaves_a_single_row_alone() -> None:
     gray = two_rows_joined()[:80]
-    assert np.array_equal(ocr.split_rows(gray), gray)
+    assert np.array_equal(ink.split_rows(gray), gray)
 
 
 def test_darken_keeps_white_and_black_and_darkens_grey() -> None:
     ramp = np.arange(256, dtype=np.uint8).reshape(1, -1)
-    dark = ocr.darken(ramp, 1.5)
+    dark = ink.darken(ramp, 1.5)
     assert dark[0, 255] == 255 and dark[0, 0] == 0
     assert dark[0, 200] < 180  # a pale stroke edge becomes ink-dark
     assert np.all(np.diff(dark[0].astype(int)) >= 0)
@@ -64,7 +64,7 @@ def test_box_line_removal_keeps_a_tall_letter_inside_the_crop() -> None:
     cv2.rectangle(gray, (300, 15), (306, 55), 0, -1)  # a capital I, as tall as the row
     cv2.rectangle(gray, (590, 0), (595, 69), 0, -1)  # a box edge at the crop's side
     cv2.rectangle(gray, (150, 0), (153, 69), 0, -1)  # a line across the whole crop
-    cleaned = ocr.remove_box_lines(gray)
+    cleaned = ink.remove_box_lines(gray)
     assert cleaned[35, 303] == 0  # the I stays
     assert cleaned[35, 592] == 255  # the box edge goes
     assert cleaned[35, 151] == 255  # so does a line as tall as the crop, wherever it is
@@ -75,10 +75,10 @@ def test_spare_letters_keeps_a_capital_i_at_the_side_but_not_a_box_line() -> Non
     gray = np.full((70, 600), 255, np.uint8)
     cv2.rectangle(gray, (575, 15), (581, 55), 0, -1)  # a capital I near the right side
     cv2.rectangle(gray, (590, 0), (595, 69), 0, -1)  # a box edge across the whole crop
-    spared = ocr.remove_box_lines(gray, spare_letters=True)
+    spared = ink.remove_box_lines(gray, spare_letters=True)
     assert spared[35, 578] == 0  # the I stays
     assert spared[35, 592] == 255  # the box edge goes
-    assert ocr.remove_box_lines(gray)[35, 578] == 255  # without sparing, the I goes too
+    assert ink.remove_box_lines(gray)[35, 578] == 255  # without sparing, the I goes too
 
 
 def rendered_field(rows: list[str], size: int = 64, spacing: float = 1.15) -> np.ndarray:
@@ -93,7 +93,7 @@ def rendered_field(rows: list[str], size: int = 64, spacing: float = 1.15) -> np
 
 def test_two_rows_with_descenders_and_umlauts_read_back_after_preprocessing() -> None:
     crop = rendered_field(["Größere Säle", "für Jugendliche"])
-    lines, _ = ocr.read_field(crop, ocr.OcrOptions())
+    lines, _ = tesseract.read_field(crop, tesseract.TesseractOptions())
     text = "\n".join(line.text for line in lines)
     assert len(lines) == 2, text
     assert text == "Größere Säle\nfür Jugendliche", text
@@ -110,7 +110,9 @@ def test_line_boxes_stay_true_to_the_sheet_when_rows_are_split() -> None:
     for text, top in rows.items():
         draw.text((30, top), text, font=font, fill=(20, 40, 160))
     crop = cv2.cvtColor(np.array(image), cv2.COLOR_RGB2BGR)
-    lines, _ = ocr.read_fields([ocr.FieldCrop(crop, (100, 1000))], ocr.OcrOptions())[0]
+    lines, _ = tesseract.read_fields(
+        [tesseract.FieldCrop(crop, (100, 1000))], tesseract.TesseractOptions()
+    )[0]
     assert len(lines) == 3, [line.text for line in lines]
     for line, top in zip(lines, rows.values(), strict=True):
         # DejaVu's capitals start about 8 px below the drawing origin at 40 px
@@ -125,5 +127,5 @@ def test_a_card_edge_does_not_pass_for_one_huge_text_row() -> None:
     for top in (60, 140, 220):
         for left in range(40, 520, 40):
             cv2.rectangle(gray, (left, top), (left + 20, top + 30), 0, -1)  # letters 30 px tall
-    assert ocr.line_height(gray) > 200  # the card makes one band of the whole crop
-    assert 30 <= ocr.plausible_row_height(gray) <= 60
+    assert ink.line_height(gray) > 200  # the card makes one band of the whole crop
+    assert 30 <= ink.plausible_row_height(gray) <= 60

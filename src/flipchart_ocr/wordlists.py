@@ -1,10 +1,12 @@
-"""The word lists a reader may steer unknown words towards, chosen by ``--lang``.
+"""The word lists: which words are words, by language.
 
 ``deu`` is Debian's ``wngerman`` (/usr/share/dict/ngerman), ``eng`` Debian's British and
-American lists (``wbritish``, ``wamerican``); ``deu+eng`` both. An English word on a German
-sheet is safe either way: a word is replaced only where the model finds the known word
-nearly as likely as what it read (``ctc``), and with ``deu+eng`` English words are known.
-The event's own words (``process --words``) join every list.
+American lists (``wbritish``, ``wamerican``); ``deu+eng`` both (``--lang``). The reader may
+steer a doubtful word towards them (``readers.ctc``): a word is replaced only where the
+model finds the known word nearly as likely as what it read, so an English word on a
+German sheet stays as read, and with ``deu+eng`` it is known anyway. Merge and the review
+app ask ``is_known`` so that a learned fix never turns a real word into something else.
+Plain Python: the modules after OCR use it without loading the OCR stack.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
-from ..ctc import Lexicon
+from .evaluate import EDGE_PUNCTUATION
 
 DICT_DIR = Path("/usr/share/dict")
 WORD_LISTS: dict[str, tuple[str, ...]] = {
@@ -50,6 +52,7 @@ def _words_of(name: str) -> frozenset[str]:
     )
 
 
+@lru_cache(maxsize=8)
 def words_for(lang: str) -> frozenset[str]:
     """Every word (case-folded) of the lists ``lang`` names; empty where none is installed."""
     found: set[str] = set()
@@ -59,24 +62,25 @@ def words_for(lang: str) -> frozenset[str]:
     return frozenset(found)
 
 
-def lexicon(lang: str, extra: frozenset[str] = frozenset()) -> Lexicon:
-    """The lists of ``lang`` and the event's ``extra`` words, sorted once per process."""
-    return _lexicon(lang, frozenset(extra))
-
-
-@lru_cache(maxsize=4)
-def _lexicon(lang: str, extra: frozenset[str]) -> Lexicon:
-    folded = {unicodedata.normalize("NFC", w).casefold() for w in extra}
-    return Lexicon(words_for(lang) | folded)
+def is_known(word: str, lang: str = "deu+eng") -> bool:
+    """``word`` (punctuation at its edges aside, in any case) is in the lists of ``lang``."""
+    bare = unicodedata.normalize("NFC", word.strip(EDGE_PUNCTUATION)).casefold()
+    return bool(bare) and bare in words_for(lang)
 
 
 def describe(lang: str, extra: frozenset[str]) -> dict[str, object]:
-    """The lists used, for the sheet JSON: names, sizes and a digest of the event's words."""
-    lists = [
-        {"name": name, "words": len(_words_of(name))}
+    """The lists used, for the sheet JSON and the cache key: each list's file and a digest
+    of its contents (an updated list redoes the photos), and a digest of the event's words."""
+    lists = {
+        name: _file_digest(DICT_DIR / name)
         for code in languages(lang)
         for name in WORD_LISTS.get(code, ())
         if (DICT_DIR / name).is_file()
-    ]
+    }
     digest = hashlib.sha256("\n".join(sorted(extra)).encode()).hexdigest()[:12] if extra else None
     return {"lists": lists, "event_words": digest}
+
+
+@lru_cache(maxsize=8)
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
