@@ -1,22 +1,26 @@
 """A freeform sheet's lines put in reading order and grouped into blocks.
 
-A flipchart, a pinboard of cards or a row of sticky notes has no template: its text
-is wherever people wrote it. ``arrange`` takes every line the reader found on the
-sheet and returns them in the order a person reads the board, grouped into blocks
-(a card, a note, a bullet with its continuation lines, a heading).
+A flipchart, a pinboard of cards or a row of sticky notes has no template: its text is
+wherever people wrote it. ``arrange`` takes every line the reader found on the sheet and
+returns them in the order a person reads the board, grouped into blocks (a card, a note,
+a bullet with its continuation lines, a heading, a paragraph). Five steps, each from what
+the photo shows:
 
-Four steps, each from what the photo shows:
+1. garbage out (``drop_garbage``): voting dots read as "ooo" (round letters, filled ink),
+   and show-through from the next page (ink far fainter than the sheet's other lines);
+2. lines the detector ran across a column gutter cut apart at the bullet mark between
+   them (``split_at_inner_bullets``);
+3. cards (``find_cards``): the paper under each line, by its colour; a card or note is a
+   patch of one colour, smaller than the sheet, with a sharp edge all round;
+4. blocks (``group_lines``): the lines on one card; elsewhere lines stacked closely,
+   aligned and of one size, or side by side on one level; a bullet mark (read, or seen
+   as a small blot at the line's start) begins a new block;
+5. reading order (``reading_order``): a heading first, then the blocks cut recursively
+   along the whitespace between them into rows or columns, whichever they line up in.
 
-1. garbage out: lines read from marks (arrows, voting dots, pins, drawings, crossed-out
-   words) go by their letters' confidence (``is_garbage``);
-2. cards: the paper each line sits on, found by its colour (``card_outline``): a card or
-   note is a patch of one colour with edges all round, smaller than the sheet;
-3. blocks: the lines on one card; elsewhere lines stacked closely, aligned and of one
-   size, a new bullet starting a new block (``group_lines``);
-4. reading order: a heading first, then the blocks cut recursively along the whitespace
-   between them, into rows or columns, whichever the blocks line up in (``reading_order``).
-
-Pure: arrays and lines in, lines and blocks out.
+Every threshold says what measured it: the generated boards (``samples/generate.py
+--boards``, seeds 7000 and 7100, checked on the unseen seeds 7300 and 7400) and the real
+photos in ``../shared/realdata``. Pure: arrays and lines in, lines and blocks out.
 """
 
 from __future__ import annotations
@@ -29,12 +33,84 @@ import numpy as np
 
 from .document import BBox, Block, Line, Word
 
+# -- ink and bullet marks ---------------------------------------------------------------------
+
+# Ink is what differs from the paper around it by this much (OpenCV's 8-bit Lab) and by
+# this share of the strongest ink nearby.
+INK_CONTRAST = 20
+INK_SHARE = 0.4
+
+
+# A bullet the reader did not read is a small mark at the start of a line: at least
+# BULLET_MIN and at most BULLET_MAX line heights large, with a gap of BULLET_GAP line
+# heights or more before the writing. Measured on the 14 generated flipcharts (seeds
+# 7000 and 7100): the bullets' marks were 0.14-0.41 large with gaps of 0.21-0.65; no
+# continuation line or heading started with such a mark. The mark may lie up to
+# BULLET_REACH line heights left of the line's box.
+BULLET_REACH = 1.6
+BULLET_MIN = 0.1
+BULLET_MAX = 0.45
+BULLET_GAP = 0.18
+
+
+def is_bullet(mark: tuple[float, float] | None) -> bool:
+    """Whether a mark (its size and the gap after it, in line heights) is a bullet."""
+    return mark is not None and BULLET_MIN <= mark[0] <= BULLET_MAX and mark[1] >= BULLET_GAP
+
+
+def ink_mask(image: np.ndarray, box: tuple[int, ...], stroke: float) -> np.ndarray:
+    """The ink in ``box`` (x0, y0, x1, y1) of ``image``: pixels that differ from the paper
+    around them, in lightness or colour (a green arrow on grey paper), the paper found
+    by a median over strokes up to ``stroke`` pixels wide."""
+    x0, y0, x1, y1 = box
+    crop = image[y0:y1, x0:x1]
+    if crop.size == 0:
+        return np.zeros((max(y1 - y0, 0), max(x1 - x0, 0)), np.uint8)
+    if crop.ndim == 2:
+        crop = cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR)
+    size = min(max(3, int(stroke) | 1), 255)
+    paper = cv2.medianBlur(np.ascontiguousarray(crop), size)
+    lab = cv2.cvtColor(crop, cv2.COLOR_BGR2LAB).astype(np.float32)
+    paper_lab = cv2.cvtColor(paper, cv2.COLOR_BGR2LAB).astype(np.float32)
+    distance = np.linalg.norm(lab - paper_lab, axis=2)
+    threshold = max(INK_CONTRAST, INK_SHARE * float(np.percentile(distance, 99)))
+    return (distance > threshold).astype(np.uint8)
+
+
+def _inside(image: np.ndarray, x0: float, y0: float, x1: float, y1: float) -> tuple[int, ...]:
+    height, width = image.shape[:2]
+    return (
+        int(np.clip(x0, 0, width)),
+        int(np.clip(y0, 0, height)),
+        int(np.clip(x1, 0, width)),
+        int(np.clip(y1, 0, height)),
+    )
+
+
+def _crop(image: np.ndarray, bbox: BBox) -> np.ndarray:
+    x, y, w, h = bbox
+    height, width = image.shape[:2]
+    crop = image[max(y, 0) : min(y + h, height), max(x, 0) : min(x + w, width)]
+    if crop.ndim == 2:
+        crop = cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR)
+    return crop
+
+
+def _ink_distance(crop: np.ndarray) -> np.ndarray:
+    """Each pixel's colour distance (OpenCV's 8-bit Lab) from the paper of ``crop``: the
+    median colour of its lighter half."""
+    lab = cv2.cvtColor(crop, cv2.COLOR_BGR2LAB).astype(np.float32)
+    pixels = lab.reshape(-1, 3)
+    light = pixels[pixels[:, 0] >= np.percentile(pixels[:, 0], 50)]
+    return np.linalg.norm(lab - np.median(light, axis=0), axis=2)
+
+
 # -- step 1: garbage ----------------------------------------------------------------------
 
 # Voting dots read as letters: a line of nothing but round letters ("oo0o", "000") whose
 # ink blobs fill at least DOT_FILL of their convex hulls (discs, touching or not, fill
-# about 0.9; a written "o" is a ring, about half). On the generated boards (seeds 7000 and 7100) these were the only lines
-# read from marks that no other rule could tell: "oo0o", "000", "0oo", all three dots.
+# about 0.9; a written "o" is a ring, about half). On the generated boards these were
+# the only lines read from marks that no other rule could tell: "oo0o", "000", "0oo".
 DOTS_TEXT = re.compile(r"^[oO0°•·.\s]+$")
 DOT_FILL = 0.65
 # Show-through from the next page of a flipchart, or writing rubbed off a whiteboard:
@@ -58,24 +134,6 @@ def drop_garbage(lines: list[Line], image: np.ndarray) -> list[Line]:
         for line, contrast in zip(kept, contrasts, strict=True)
         if contrast >= SHOW_THROUGH * typical
     ]
-
-
-def _crop(image: np.ndarray, bbox: BBox) -> np.ndarray:
-    x, y, w, h = bbox
-    height, width = image.shape[:2]
-    crop = image[max(y, 0) : min(y + h, height), max(x, 0) : min(x + w, width)]
-    if crop.ndim == 2:
-        crop = cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR)
-    return crop
-
-
-def _ink_distance(crop: np.ndarray) -> np.ndarray:
-    """Each pixel's colour distance (OpenCV's 8-bit Lab) from the paper of ``crop``: the
-    median colour of its lighter half."""
-    lab = cv2.cvtColor(crop, cv2.COLOR_BGR2LAB).astype(np.float32)
-    pixels = lab.reshape(-1, 3)
-    light = pixels[pixels[:, 0] >= np.percentile(pixels[:, 0], 50)]
-    return np.linalg.norm(lab - np.median(light, axis=0), axis=2)
 
 
 def ink_contrast(image: np.ndarray, bbox: BBox) -> float:
@@ -110,7 +168,85 @@ def _solidity(ink: np.ndarray, contour: np.ndarray) -> float:
     return float((ink & inside).sum()) / max(float(inside.sum()), 1.0)
 
 
-# -- step 2: cards --------------------------------------------------------------------------
+# -- step 2: lines across a column gutter ------------------------------------------------
+
+# Two lines side by side in neighbouring columns, taken by the detector for one: a
+# bullet mark stands between them, with at least INNER_GAP line heights of space on
+# either side and SIDE_INK line heights of writing on either side. On the generated
+# flipcharts three lines ran across a gutter this way, their marks 0.34-0.62 and
+# 0.36-0.43 line heights apart from the writing; inside single lines the closest
+# look-alikes were an "=" (0.27 on both sides) and the "i" of "is" (0.25).
+INNER_GAP = 0.3
+SIDE_INK = 1.0
+# The text is cut at the space nearest the mark, if it lies within this share of the
+# line's length of where the mark is (letters take roughly equal room).
+SPLIT_TOLERANCE = 0.12
+
+
+def split_at_inner_bullets(line: Line, image: np.ndarray) -> list[Line]:
+    """``line`` cut where a bullet mark stands inside it, or ``[line]``."""
+    x, y, w, h = line.bbox
+    box = _inside(image, x, y, x + w, y + h)
+    ink = ink_mask(image, box, 0.6 * h)
+    _, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    pieces = sorted((s for s in stats[1:] if s[4] >= 4), key=lambda s: s[0])
+    for k in range(1, len(pieces) - 1):
+        left, top, width, height, _ = (int(v) for v in pieces[k])
+        if not BULLET_MIN <= max(width, height) / h <= BULLET_MAX:
+            continue
+        if top == 0 or top + height >= ink.shape[0]:
+            continue
+        before = max(int(s[0] + s[2]) for s in pieces[:k])
+        after = min(int(s[0]) for s in pieces[k + 1 :])
+        end = max(int(s[0] + s[2]) for s in pieces)
+        if min(left - before, after - left - width) < INNER_GAP * h:
+            continue
+        if min(before - int(pieces[0][0]), end - after) < SIDE_INK * h:
+            continue
+        cut = _cut_words(line, (box[0] + left - x) / max(w, 1))
+        if cut is None:
+            continue
+        first, second = cut
+        left_box = (x, y, box[0] + before + int(0.2 * h) - x, h)
+        right_box = (box[0] + left, y, x + w - box[0] - left, h)
+        return [
+            _part(first, left_box, line.reader),
+            *split_at_inner_bullets(_part(second, right_box, line.reader), image),
+        ]
+    return [line]
+
+
+def _cut_words(line: Line, where: float) -> tuple[tuple[Word, ...], tuple[Word, ...]] | None:
+    """The line's words cut at the space nearest ``where`` (share of its length), a
+    bullet mark read on the end of the first part ("MÜSSEN.") taken off; None if no space
+    lies near."""
+    words = line.words or tuple(Word(t, line.confidence) for t in line.text.split())
+    starts = np.cumsum([0] + [len(word.text) + 1 for word in words[:-1]])
+    length = max(len(" ".join(word.text for word in words)), 1)
+    spaces = [(abs((starts[k] - 1) / length - where), k) for k in range(1, len(words))]
+    if not spaces:
+        return None
+    distance, k = min(spaces)
+    if distance > SPLIT_TOLERANCE:
+        return None
+    first, second = list(words[:k]), words[k:]
+    last = first[-1]
+    trimmed = last.text.rstrip(".,•·")
+    if trimmed != last.text:
+        if trimmed:
+            first[-1] = Word(trimmed, last.confidence, last.read_as)
+        else:
+            first.pop()
+    return (tuple(first), second) if first and second else None
+
+
+def _part(words: tuple[Word, ...], bbox: BBox, reader: str) -> Line:
+    total = sum(len(word.text) for word in words)
+    confidence = sum(word.confidence * len(word.text) for word in words) / max(total, 1)
+    return Line(" ".join(word.text for word in words), confidence, bbox, words, reader)
+
+
+# -- step 3: cards --------------------------------------------------------------------------
 
 # Colours are compared on a copy at most this many pixels on its longer side: a card
 # is large, and the colour of its paper does not need the photo's resolution.
@@ -224,6 +360,9 @@ def _card(paper: Paper, patch: np.ndarray) -> BBox | None:
     left, top, width, height = cv2.boundingRect(outline)
     if width * height > CARD_MAX_SHARE * sheet_area or area < CARD_MIN_FILL * width * height:
         return None
+    rows, columns = patch.shape
+    if min(left, top) <= 1 or left + width >= columns - 1 or top + height >= rows - 1:
+        return None  # cut off by the sheet's edge: a band of light, or the wall beyond
     points = outline.reshape(-1, 2)
     if float(np.median(paper.edges[points[:, 1], points[:, 0]])) < CARD_EDGE:
         return None
@@ -232,7 +371,7 @@ def _card(paper: Paper, patch: np.ndarray) -> BBox | None:
     )
 
 
-# -- step 3: blocks -------------------------------------------------------------------------
+# -- step 4: blocks -------------------------------------------------------------------------
 
 # A line starts a bullet if the reader read a mark at its start: a dot, dash, star,
 # arrow or plus (a dot is often read as "." or "o").
@@ -253,6 +392,10 @@ ALIGNMENT = 1.5
 # sat 0.99 beside a bullet, sharing 0.81 of its height.
 ROW_GAP = 0.7
 ROW_OVERLAP = 0.8
+# The thresholds here were measured on PP-OCR's boxes, which reach beyond the writing by
+# about a third of the writing's height on every side (its unclip ratio, 1.6); another
+# reader's tight boxes (Tesseract's) are grown by this share of their height to match.
+TIGHT_BOX_MARGIN = 0.35
 
 
 @dataclass(frozen=True)
@@ -285,132 +428,8 @@ def placed(
     bulleted = (
         marked or bool(BULLET_MARK.match(line.text)) or is_bullet(leading_mark(image, line.bbox))
     )
-    return Placed(index, x, y, x + w, y + h, card, bulleted)
-
-
-# Ink is what differs from the paper around it by this much (OpenCV's 8-bit Lab) and by
-# this share of the strongest ink nearby.
-INK_CONTRAST = 20
-INK_SHARE = 0.4
-# A bullet the reader did not read is a small mark at the start of a line: at least
-# BULLET_MIN and at most BULLET_MAX line heights large, with a gap of BULLET_GAP line
-# heights or more before the writing. Measured on the 14 generated flipcharts (seeds
-# 7000 and 7100): the bullets' marks were 0.14-0.41 large with gaps of 0.21-0.65; no
-# continuation line or heading started with such a mark. The mark may lie up to
-# BULLET_REACH line heights left of the line's box.
-BULLET_REACH = 1.6
-BULLET_MIN = 0.1
-BULLET_MAX = 0.45
-BULLET_GAP = 0.18
-
-
-def ink_mask(image: np.ndarray, box: tuple[int, ...], stroke: float) -> np.ndarray:
-    """The ink in ``box`` (x0, y0, x1, y1) of ``image``: pixels that differ from the paper
-    around them, in lightness or colour (a green arrow on grey paper), the paper found
-    by a median over strokes up to ``stroke`` pixels wide."""
-    x0, y0, x1, y1 = box
-    crop = image[y0:y1, x0:x1]
-    if crop.size == 0:
-        return np.zeros((max(y1 - y0, 0), max(x1 - x0, 0)), np.uint8)
-    if crop.ndim == 2:
-        crop = cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR)
-    size = min(max(3, int(stroke) | 1), 255)
-    paper = cv2.medianBlur(np.ascontiguousarray(crop), size)
-    lab = cv2.cvtColor(crop, cv2.COLOR_BGR2LAB).astype(np.float32)
-    paper_lab = cv2.cvtColor(paper, cv2.COLOR_BGR2LAB).astype(np.float32)
-    distance = np.linalg.norm(lab - paper_lab, axis=2)
-    threshold = max(INK_CONTRAST, INK_SHARE * float(np.percentile(distance, 99)))
-    return (distance > threshold).astype(np.uint8)
-
-
-def _inside(image: np.ndarray, x0: float, y0: float, x1: float, y1: float) -> tuple[int, ...]:
-    height, width = image.shape[:2]
-    return (
-        int(np.clip(x0, 0, width)),
-        int(np.clip(y0, 0, height)),
-        int(np.clip(x1, 0, width)),
-        int(np.clip(y1, 0, height)),
-    )
-
-
-# Two lines side by side in neighbouring columns, taken by the detector for one: a
-# bullet mark stands between them, with at least INNER_GAP line heights of space on
-# either side and SIDE_INK line heights of writing on either side. On the generated
-# flipcharts three lines ran across a gutter this way, their marks 0.34-0.62 and
-# 0.36-0.43 line heights apart from the writing; inside single lines the closest
-# look-alikes were an "=" (0.27 on both sides) and the "i" of "is" (0.25).
-INNER_GAP = 0.3
-SIDE_INK = 1.0
-# The text is cut at the space nearest the mark, if it lies within this share of the
-# line's length of where the mark is (letters take roughly equal room).
-SPLIT_TOLERANCE = 0.12
-
-
-def split_at_inner_bullets(line: Line, image: np.ndarray) -> list[Line]:
-    """``line`` cut where a bullet mark stands inside it, or ``[line]``."""
-    x, y, w, h = line.bbox
-    box = _inside(image, x, y, x + w, y + h)
-    ink = ink_mask(image, box, 0.6 * h)
-    _, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
-    pieces = sorted((s for s in stats[1:] if s[4] >= 4), key=lambda s: s[0])
-    for k in range(1, len(pieces) - 1):
-        left, top, width, height, _ = (int(v) for v in pieces[k])
-        if not BULLET_MIN <= max(width, height) / h <= BULLET_MAX:
-            continue
-        if top == 0 or top + height >= ink.shape[0]:
-            continue
-        before = max(int(s[0] + s[2]) for s in pieces[:k])
-        after = min(int(s[0]) for s in pieces[k + 1 :])
-        end = max(int(s[0] + s[2]) for s in pieces)
-        if min(left - before, after - left - width) < INNER_GAP * h:
-            continue
-        if min(before - int(pieces[0][0]), end - after) < SIDE_INK * h:
-            continue
-        cut = _cut_words(line, (box[0] + left - x) / max(w, 1))
-        if cut is None:
-            continue
-        first, second = cut
-        left_box = (x, y, box[0] + before + int(0.2 * h) - x, h)
-        right_box = (box[0] + left, y, x + w - box[0] - left, h)
-        return [
-            _part(first, left_box, line.reader),
-            *split_at_inner_bullets(_part(second, right_box, line.reader), image),
-        ]
-    return [line]
-
-
-def _cut_words(line: Line, where: float) -> tuple[tuple[Word, ...], tuple[Word, ...]] | None:
-    """The line's words cut at the space nearest ``where`` (share of its length), a
-    bullet mark read on the end of the first part ("MÜSSEN.") taken off; None if no space
-    lies near."""
-    words = line.words or tuple(Word(t, line.confidence) for t in line.text.split())
-    starts = np.cumsum([0] + [len(word.text) + 1 for word in words[:-1]])
-    length = max(len(" ".join(word.text for word in words)), 1)
-    spaces = [(abs((starts[k] - 1) / length - where), k) for k in range(1, len(words))]
-    if not spaces:
-        return None
-    distance, k = min(spaces)
-    if distance > SPLIT_TOLERANCE:
-        return None
-    first, second = list(words[:k]), words[k:]
-    last = first[-1]
-    trimmed = last.text.rstrip(".,•·")
-    if trimmed != last.text:
-        if trimmed:
-            first[-1] = Word(trimmed, last.confidence, last.read_as)
-        else:
-            first.pop()
-    return (tuple(first), second) if first and second else None
-
-
-def _part(words: tuple[Word, ...], bbox: BBox, reader: str) -> Line:
-    total = sum(len(word.text) for word in words)
-    confidence = sum(word.confidence * len(word.text) for word in words) / max(total, 1)
-    return Line(" ".join(word.text for word in words), confidence, bbox, words, reader)
-
-
-def is_bullet(mark: tuple[float, float] | None) -> bool:
-    return mark is not None and BULLET_MIN <= mark[0] <= BULLET_MAX and mark[1] >= BULLET_GAP
+    grow = 0.0 if line.reader == "ppocr" else TIGHT_BOX_MARGIN * h
+    return Placed(index, x - grow, y - grow, x + w + grow, y + h + grow, card, bulleted)
 
 
 def leading_mark(image: np.ndarray, bbox: BBox) -> tuple[float, float] | None:
@@ -543,7 +562,7 @@ def lines_in_order(items: list[Placed]) -> list[Placed]:
     return [item for row in rows for item in sorted(row, key=lambda p: p.x0)]
 
 
-# -- step 4: reading order ----------------------------------------------------------------
+# -- step 5: reading order ----------------------------------------------------------------
 
 # The first block is a heading if it stands alone at the top and its letters are
 # HEADING_SIZE times taller than the median block's, or it is a card HEADING_WIDTH times
@@ -701,7 +720,7 @@ def _by_rows(regions: list[Region], indices: list[int]) -> list[int]:
     return [i for row in rows for i in sorted(row, key=lambda i: regions[i].x0)]
 
 
-# -- together -------------------------------------------------------------------------------
+# -- all steps -------------------------------------------------------------------------------
 
 
 # The detector grows each line's box beyond the writing by about a third of the box's
@@ -747,7 +766,8 @@ def _union(lines: list[Line]) -> BBox:
 
 
 def arrange(lines: list[Line], image: np.ndarray) -> tuple[list[Line], list[Block]]:
-    """``lines`` in reading order, and the blocks they form (indices into that order)."""
+    """``lines`` (in pixels of ``image``, the rectified sheet) in reading order, and the
+    blocks they form: indices into that order, each block's box its card's or its lines'."""
     kept = drop_garbage(lines, image)
     parts = [split_at_inner_bullets(line, image) for line in kept]
     kept = [part for found in parts for part in found]
@@ -766,12 +786,24 @@ def arrange(lines: list[Line], image: np.ndarray) -> tuple[list[Line], list[Bloc
     ordered: list[Line] = []
     blocks: list[Block] = []
     for position, g in enumerate(order):
-        group_lines_ = [kept[p.index] for p in groups[g]]
+        members = [kept[p.index] for p in groups[g]]
         first = len(ordered)
-        ordered += group_lines_
+        ordered += members
         kind = kind_of(groups[g], position == 0 and heading)
-        blocks.append(Block(_union(group_lines_), tuple(range(first, len(ordered))), kind))
+        box = _card_box(groups[g][0].card, image) or _union(members)
+        blocks.append(Block(box, tuple(range(first, len(ordered))), kind))
     return ordered, blocks
+
+
+def _card_box(card: BBox | None, image: np.ndarray) -> BBox | None:
+    """A card's box, inside the sheet."""
+    if card is None:
+        return None
+    x, y, w, h = card
+    height, width = image.shape[:2]
+    x0, y0 = max(x, 0), max(y, 0)
+    x1, y1 = min(x + w, width), min(y + h, height)
+    return (x0, y0, x1 - x0, y1 - y0) if x1 > x0 and y1 > y0 else None
 
 
 def _heading_kind(regions: list[Region], order: list[int], groups: list[list[Placed]]) -> bool:
