@@ -445,7 +445,9 @@ def report(name: str, photos: list[Photo], scores: dict[str, dict[str, Score]]) 
         )
         print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     else:
-        print("| reader | word F1 (P / R) | lines with no word of the transcription | CPU s / photo |")
+        print(
+            "| reader | word F1 (P / R) | lines with no word of the transcription | CPU s / photo |"
+        )
         print("| --- | --- | --- | --- |")
     for reader, by_kind in scores.items():
         s = by_kind.get("", Score())
