@@ -378,12 +378,14 @@ def _card(paper: Paper, patch: np.ndarray) -> BBox | None:
 BULLET_MARK = re.compile(r"^\s*(?:[•·*+>\-–—→]|->|=>|[o.,](?=\s))\s*")
 # Lines stacked one under another belong together if the gap between their boxes is at
 # most STACK_GAP of their height, their heights differ by less than SIZE_RATIO, and
-# their left edges or centres are at most ALIGNMENT line heights apart. The detector's
-# boxes of one bullet's lines overlap: on the generated flipcharts (seeds 7000 and 7100)
-# the gap within a bullet was -0.39 to -0.04 line heights (5th to 95th percentile),
-# between bullets -0.10 to 0.94 (median 0.29; the bullet mark parts most of those).
+# their left edges or centres are at most ALIGNMENT line heights apart. Measured on the
+# generated boards (seeds 7000, 7100, 7300, 7400; lines on no card): the detector's boxes
+# of one bullet's lines overlap, the gap within a bullet -0.38 to -0.05 line heights (5th
+# to 95th percentile), between blocks -0.11 to 0.84 (median 0.33; the bullet mark parts
+# most of those); within a block the heights differed by up to 1.91 times (95th
+# percentile 1.61), the left edges by up to 1.02 line heights (95th percentile).
 STACK_GAP = 0.0
-SIZE_RATIO = 1.45
+SIZE_RATIO = 2.0
 ALIGNMENT = 1.5
 # Lines side by side (one line cut in two by the detector at a wide space) belong
 # together if they share ROW_OVERLAP of their height and the gap between their boxes is
