@@ -25,7 +25,8 @@ Per set and reader:
   yielded text;
 - blocks (where the sheet JSON has them): the share of blocks whose lines all come from
   one truth block, and of truth blocks kept whole in one block;
-- seconds per photo (ours: the whole CLI run over the set divided by its photos).
+- CPU seconds per photo (processor time, not wall time: the machine may be shared; ours:
+  the whole CLI run over the set, models loaded once, divided by its photos).
 
 On the real photos (``*.gt.txt``, no boxes, English: ``--real-lang eng``) only word F1
 (order-free) and the lines with no word of the transcription count.
@@ -36,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -260,7 +262,7 @@ def upright_file(photo: Path, folder: Path) -> Path:
 def read_tesseract(photo: Path, lang: str, folder: Path) -> Reading:
     """Plain ``tesseract photo - -l LANG``, as TSV for the line boxes (the same reading)."""
     source = upright_file(photo, folder)
-    start = time.perf_counter()
+    start = children_cpu()
     result = subprocess.run(
         ["tesseract", str(source), "-", "-l", lang, "tsv"],
         capture_output=True,
@@ -268,8 +270,14 @@ def read_tesseract(photo: Path, lang: str, folder: Path) -> Reading:
         check=False,
         env=USER_ENV,
     )
-    seconds = time.perf_counter() - start
+    seconds = children_cpu() - start
     return Reading(tesseract_lines(result.stdout), seconds=seconds)
+
+
+def children_cpu() -> float:
+    """Processor seconds used so far by the child processes that have ended."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def tesseract_lines(tsv: str) -> list[ReadLine]:
@@ -302,9 +310,9 @@ class PaddleReader:
 
     def __call__(self, photo: Path) -> Reading:
         image, _ = read_photo(photo)
-        start = time.perf_counter()
+        start = time.process_time()
         result = self.engine(image)
-        seconds = time.perf_counter() - start
+        seconds = time.process_time() - start
         texts = result.txts or ()
         boxes = result.boxes if result.boxes is not None else []
         lines = [ReadLine(t, np.array(b, np.float32)) for t, b in zip(texts, boxes, strict=True)]
@@ -322,9 +330,9 @@ def read_ours(photos: list[Photo], lang: str, jobs: int, folder: Path) -> dict[P
         names[photo.path] = link.stem
     cli = Path(sys.executable).parent / "flipchart-ocr"
     command = [str(cli), "process", str(linked), "-o", str(folder / "out"), "--lang", lang]
-    start = time.perf_counter()
+    start = children_cpu()
     run = subprocess.run([*command, "--jobs", str(jobs), "-q"], capture_output=True, text=True)
-    seconds = (time.perf_counter() - start) / max(len(photos), 1)
+    seconds = (children_cpu() - start) / max(len(photos), 1)
     if run.returncode not in (0, 1):
         raise SystemExit(f"flipchart-ocr process failed ({run.returncode}): {run.stderr}")
     readings = {}
@@ -433,11 +441,13 @@ def report(name: str, photos: list[Photo], scores: dict[str, dict[str, Score]]) 
         print(
             "| reader | word F1 (P / R) | line pairs in reading order | CER in reading order"
             " | garbage lines (on marks) of lines | marks read as text | blocks pure / truth"
-            " blocks whole | s / photo |"
+            " blocks whole | CPU s / photo |"
         )
         print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     else:
-        print("| reader | word F1 (P / R) | lines with no word of the transcription | s / photo |")
+        print(
+            "| reader | word F1 (P / R) | lines with no word of the transcription | CPU s / photo |"
+        )
         print("| --- | --- | --- | --- |")
     for reader, by_kind in scores.items():
         s = by_kind.get("", Score())
