@@ -191,8 +191,8 @@ ABLATION: dict[str, dict[str, object]] = {
     "no word-list decoding": {"decode_words": False},
     "with the participant list (--words samples/participants.txt)": {"words": "participants"},
     "labels assumed (a strip of label_height), not found by their text": {"find_labels": False},
-    "detector at 736 and 1280 px": {"detect_sides": (736, 1280)},
-    "detector at 1280 px": {"detect_sides": (1280,)},
+    "the wheel's recogniser, not fine-tuned (recogniser base)": {"recogniser": "base"},
+    "detector at one size, 960 px, not chosen per sheet": {"detect_sides": (960,)},
 }
 
 

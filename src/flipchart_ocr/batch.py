@@ -10,6 +10,7 @@ same way.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import hashlib
 import json
@@ -100,6 +101,17 @@ def is_cached(job: Job, templates: dict[str, Template]) -> bool:
 # -- one photo ----------------------------------------------------------------------------
 
 
+def release_freed_memory() -> None:
+    """Give the memory a photo freed back to the system (glibc keeps it otherwise).
+
+    A 12 MP photo's arrays, freed by several threads, stayed in glibc's per-thread
+    arenas: a worker's resident size grew by 100-200 MB after its first photo and
+    stayed there, so the next photo's peak started higher (measured with /proc/self/statm).
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 def run_job(job: Job, templates: dict[str, Template], force: bool) -> Outcome:
     """Process one photo and write its files; never raises for a bad photo.
 
@@ -130,7 +142,10 @@ def _process(job: Job, templates: dict[str, Template], force: bool, start: float
     fingerprint = job_fingerprint(job, templates)
     if not force and is_up_to_date(job.json_path, job.photo, fingerprint):
         return Outcome(job.photo, "cached")
-    result = process_photo(job.photo, templates, job.options, sheet_id=job.sheet_id)
+    try:
+        result = process_photo(job.photo, templates, job.options, sheet_id=job.sheet_id)
+    finally:
+        release_freed_memory()
     stat = job.photo.stat()
     pipeline = {**fingerprint, "photo_stat": [stat.st_size, stat.st_mtime_ns]}
     sheet = replace(result.sheet, pipeline=pipeline)

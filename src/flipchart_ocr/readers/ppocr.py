@@ -163,6 +163,11 @@ def _session(path: Path, threads: int):  # noqa: ANN202 (onnxruntime is imported
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
+    # No memory plan per input shape: every sheet has its own sizes and onnxruntime
+    # kept a plan (and its buffers) for each, a worker growing to 955 MB over 14 photos
+    # at 12 MP (benchmarks/throughput.py). The arena stays: without it the detector was
+    # 20-30 % slower; with it and no plans its peak over five sizes was 485 MB, not 680.
+    options.enable_mem_pattern = False
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
