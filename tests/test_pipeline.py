@@ -67,8 +67,10 @@ def test_field_text_is_read(processed: Path) -> None:
         fields = {f["id"]: f["text"] for f in _sheet(processed, photo)["fields"]}
         for field_id, text in truth["fields"].items():
             tally.add_text(fields[field_id], text)
-    assert tally.cer <= 0.40, f"field CER {tally.cer:.3f}"
-    assert tally.f1 >= 0.25, f"word F1 {tally.f1:.3f}"
+    # measured 0.097 / 0.655 (benchmarks/accuracy.py, pipeline version 13); the margin
+    # is for other machines' onnxruntime and OpenCV builds, not for a worse reader
+    assert tally.cer <= 0.15, f"field CER {tally.cer:.3f}"
+    assert tally.f1 >= 0.55, f"word F1 {tally.f1:.3f}"
 
 
 def test_labels_never_leak_into_field_text(processed: Path) -> None:
