@@ -170,7 +170,9 @@ def main() -> None:
     r.add_argument("folders", type=Path, nargs="+")
     r.add_argument("--engines", default="ppocr,tesseract")
     r.add_argument("--lang", default="deu")
-    r.add_argument("--detect-sides", default=",".join(map(str, ProcessOptions.detect_sides)))
+    r.add_argument(
+        "--detect-sides", default="auto", help="auto (per sheet) or sizes, e.g. 960,1600"
+    )
     r.add_argument("--templates", type=Path)
     r.add_argument("--dump", action="store_true", help="print every field read wrong")
     r.add_argument("--no-words", action="store_true", help="greedy decoding, no word lists")
