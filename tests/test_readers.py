@@ -114,36 +114,3 @@ def test_our_own_recogniser_is_checked_too(tmp_path: Path, monkeypatch: pytest.M
         ppocr.check_models("de")
     ppocr.check_models("base")  # the wheel's recogniser is untouched
 
-
-@pytest.mark.parametrize("height, width", [(1152, 1600), (1600, 1152), (1600, 1600), (640, 960)])
-def test_detection_bands_cover_every_row_once_and_stay_small(height: int, width: int) -> None:
-    found = ppocr.bands(height, width)
-    kept = [row for _, _, top, bottom in found for row in range(top, bottom)]
-    assert kept == list(range(height))  # every row of the map kept, once, in order
-    for top, bottom, keep_top, keep_bottom in found:
-        assert top % 32 == 0 and bottom % 32 == 0  # the detector needs multiples of 32
-        assert (bottom - top) * width <= ppocr.DETECT_BAND_PIXELS or len(found) == 1
-        assert top <= keep_top < keep_bottom <= bottom
-
-
-def test_a_sheet_read_in_bands_finds_the_lines_read_whole(monkeypatch: pytest.MonkeyPatch) -> None:
-    sheet = cv2.imread(str(SAMPLES / "themensammlung-01-femke-blue.jpg"))
-    models = ppocr.models()
-    whole = models.detect_at(sheet, 1600)
-    monkeypatch.setattr(ppocr, "DETECT_BAND_PIXELS", 300_000)  # many bands on this photo
-    banded = models.detect_at(sheet, 1600)
-    assert len(ppocr.bands(*_scaled(sheet, 1600))) >= 4
-
-    def centre(box: ppocr.Box) -> np.ndarray:
-        return box.corners.mean(axis=0)
-
-    same = [b for b in whole if any(np.abs(centre(b) - centre(o)).max() < 12 for o in banded)]
-    assert len(same) >= 0.9 * len(whole), (len(whole), len(banded), len(same))
-
-
-def _scaled(image: np.ndarray, side: int) -> tuple[int, int]:
-    scale = min(1.0, side / max(image.shape[:2]))
-    return (
-        int(round(image.shape[0] * scale / 32)) * 32,
-        int(round(image.shape[1] * scale / 32)) * 32,
-    )

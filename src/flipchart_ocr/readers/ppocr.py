@@ -82,8 +82,6 @@ DET_BOX_THRESHOLD = 0.5
 DET_UNCLIP_RATIO = 1.6
 DET_MIN_SIDE = 3  # pixels of the probability map
 DET_MAX_BOXES = 1000
-DETECT_BAND_PIXELS = 800_000  # the detector's input at most, a band (see ``bands``)
-DETECT_BAND_MARGIN = 64  # rows of context above and below a band, not kept
 
 REC_HEIGHT = 48
 REC_MIN_WIDTH = 320  # the width the model was trained at; shorter rows are padded
@@ -153,7 +151,6 @@ def settings(recogniser: str = DEFAULT_RECOGNISER) -> dict[str, object]:
         "recogniser": {"model": model.name, "sha256": model.sha256},
         "charset": hashlib.sha256(CHARSET.encode()).hexdigest()[:12],
         "detection": [DET_THRESHOLD, DET_BOX_THRESHOLD, DET_UNCLIP_RATIO],
-        "bands": [DETECT_BAND_PIXELS, DETECT_BAND_MARGIN],
     }
 
 
@@ -214,11 +211,8 @@ class Models:
         scaled_w = max(32, int(round(width * scale / 32)) * 32)
         interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
         scaled = cv2.resize(image, (scaled_w, scaled_h), interpolation=interpolation)
-        probability = np.zeros((scaled_h, scaled_w), np.float32)
-        for top, bottom, keep_top, keep_bottom in bands(scaled_h, scaled_w):
-            tensor = (scaled[top:bottom].astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)
-            band = self.detector.run(None, {"x": tensor[None]})[0][0, 0]
-            probability[keep_top:keep_bottom] = band[keep_top - top : keep_bottom - top]
+        tensor = (scaled.astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)[None]
+        probability = self.detector.run(None, {"x": tensor})[0][0, 0]
         boxes = boxes_from_map(probability)
         to_image = np.array([width / scaled_w, height / scaled_h], np.float32)
         return [Box(b.corners * to_image, b.score) for b in boxes]
@@ -340,32 +334,6 @@ def split_at_regions(box: Box, regions: list[BBox]) -> list[Box]:
         Box(np.clip(box.corners, [left, top], [right, bottom]).astype(np.float32), box.score)
         for left, right, top, bottom in parts
     ]
-
-
-def bands(height: int, width: int) -> list[tuple[int, int, int, int]]:
-    """The horizontal bands the detector reads an image of this size (multiples of 32)
-    in: ``(top, bottom, keep_top, keep_bottom)`` each, rows ``top:bottom`` read and rows
-    ``keep_top:keep_bottom`` of its map kept; one band when the image is small enough.
-
-    The detector's memory grows with its input, about 190 MB a megapixel (+359 MB at
-    1600 x 1152, onnxruntime on this CPU): a sheet is read in bands of at most
-    DETECT_BAND_PIXELS, each with DETECT_BAND_MARGIN rows of context above and below
-    that are read but not kept (a line's probability near a band's edge needs the
-    writing around it).
-    """
-    if height * width <= DETECT_BAND_PIXELS:
-        return [(0, height, 0, height)]
-    margin = DETECT_BAND_MARGIN
-    widest = max(32, (DETECT_BAND_PIXELS // width - 2 * margin) // 32 * 32)
-    count = math.ceil(height / widest)
-    core = math.ceil(height / count / 32) * 32  # bands of even height, not a sliver last
-    found = []
-    for keep_top in range(0, height, core):
-        keep_bottom = min(height, keep_top + core)
-        found.append(
-            (max(0, keep_top - margin), min(height, keep_bottom + margin), keep_top, keep_bottom)
-        )
-    return found
 
 
 def boxes_from_map(probability: np.ndarray) -> list[Box]:
