@@ -113,4 +113,3 @@ def test_our_own_recogniser_is_checked_too(tmp_path: Path, monkeypatch: pytest.M
     with pytest.raises(ModelError, match="ppocr_rec_de.onnx: model file differs"):
         ppocr.check_models("de")
     ppocr.check_models("base")  # the wheel's recogniser is untouched
-
