@@ -12,7 +12,13 @@ import pytest
 
 from flipchart_ocr import rectify
 from flipchart_ocr.io import read_photo
-from flipchart_ocr.pipeline import ProcessOptions, choose_outline, choose_template, refined_corners
+from flipchart_ocr.pipeline import (
+    ProcessOptions,
+    choose_outline,
+    choose_template,
+    place_sheet,
+    refined_corners,
+)
 from flipchart_ocr.templates import Template, load_templates
 
 from .conftest import ROOT, place_in_photo, render_sheet
@@ -84,6 +90,23 @@ def test_real_document_photos_outline_within_one_percent(name: str) -> None:
     truth = _corners_file(DOCUMENTS / f"{name}.corners.txt")
     error = np.abs(outline.corners - truth).max() / max(photo.shape[:2])
     assert error < 0.01, f"corner off by {error:.1%}"
+
+
+PAPER_PHOTOS = REALDATA / "2_handwritten_paper_photos" / "breta01_handwriting_ocr"
+
+
+@pytest.mark.skipif(not PAPER_PHOTOS.is_dir(), reason="../shared/realdata is not here")
+def test_a_box_drawn_on_plain_paper_does_not_become_the_sheet(
+    templates: dict[str, Template],
+) -> None:
+    """No template fits any quad: the paper's own outline stays, not the drawn box's."""
+    photo, _ = read_photo(PAPER_PHOTOS / "page02.jpg")
+    corners = place_sheet(photo, templates, ProcessOptions()).corners
+    x, y = corners[:, 0], corners[:, 1]
+    area = 0.5 * abs(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1)))
+    # the paper fills about 70 % of the photo; the box drawn on it, about 15 %
+    assert area > 0.5 * photo.shape[0] * photo.shape[1]
+    assert y.min() < 0.2 * photo.shape[0]  # the page's top, with "Hello World"
 
 
 def test_sheet_touching_its_neighbour_is_told_apart(templates: dict[str, Template]) -> None:
