@@ -29,8 +29,10 @@ import cv2
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from flipchart_ocr.document import LOW_CONFIDENCE, Line  # noqa: E402
-from flipchart_ocr.evaluate import Tally, edit_distance, words  # noqa: E402
+# the flags are counted as the whole-pipeline benchmark counts them (benchmarks/ is this
+# script's folder, so on its path)
+from accuracy import count_flags  # noqa: E402
+from flipchart_ocr.evaluate import Tally, edit_distance  # noqa: E402
 from flipchart_ocr.io import read_photo  # noqa: E402
 from flipchart_ocr.pipeline import ProcessOptions, read_fields, rectified_as  # noqa: E402
 from flipchart_ocr.readers import ctc, ppocr  # noqa: E402
@@ -95,16 +97,6 @@ def run(
             f"| {engine} | {tally.cer:.3f} | {folded.cer:.3f} | {tally.f1:.3f} |"
             f" {flags[(False, True)]}/{wrong} / {flags[(True, True)]}/{right} | {seconds / n:.2f} |"
         )
-
-
-def count_flags(flags: Counter[tuple[bool, bool]], lines: tuple[Line, ...], truth: str) -> None:
-    """Is each word read right (in the field's truth), and is it flagged for review?"""
-    truth_words = Counter(words(truth))
-    for line in lines:
-        for word in line.words:
-            core = words(word.text)
-            if core:
-                flags[(truth_words[core[0]] > 0, word.confidence < LOW_CONFIDENCE)] += 1
 
 
 def dhsd(root: Path, writers: range, lang: str, tesseract: bool, recogniser: str) -> None:

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from flipchart_ocr import layout
-from flipchart_ocr.document import Line
+from flipchart_ocr.document import Field, Line
 from flipchart_ocr.pipeline import ProcessOptions, process_photo
 from flipchart_ocr.templates import FREEFORM_ID, Template
 
@@ -55,6 +55,14 @@ def _read(tmp_path: Path, image: Image.Image, templates: dict[str, Template]):
     return text_field
 
 
+def _assert_blocks_read(field: Field, written: list[str]) -> None:
+    """One block per written card or bullet, in order, each read close to what was written."""
+    texts = [" ".join(field.lines[i].text for i in block.lines) for block in field.blocks]
+    assert len(texts) == len(written), texts
+    for read, truth in zip(texts, written, strict=True):
+        assert _similar(read, truth), (read, truth)
+
+
 # -- end to end: a pinboard of cards -----------------------------------------------------------
 
 HEADING = "Ideen für den Stadtteil"
@@ -85,11 +93,9 @@ def test_a_pinboard_reads_card_by_card_title_first_columns_kept_together(
     tmp_path: Path, templates: dict[str, Template]
 ) -> None:
     field = _read(tmp_path, pinboard(), templates)
-    texts = [" ".join(field.lines[i].text for i in block.lines) for block in field.blocks]
-    written = [HEADING] + [" ".join(card) for column in COLUMNS for card in column]
-    assert len(texts) == len(written), texts
-    for read, truth in zip(texts, written, strict=True):
-        assert _similar(read, truth), (read, truth)
+    _assert_blocks_read(
+        field, [HEADING] + [" ".join(card) for column in COLUMNS for card in column]
+    )
     assert field.blocks[0].kind == "heading"
     assert {block.kind for block in field.blocks[1:]} == {"card"}
     # the blocks index the field's lines in order, every line once
@@ -137,11 +143,7 @@ def test_a_flipchart_reads_heading_then_each_bullet_and_nothing_from_marks(
     tmp_path: Path, templates: dict[str, Template]
 ) -> None:
     field = _read(tmp_path, flipchart(), templates)
-    texts = [" ".join(field.lines[i].text for i in block.lines) for block in field.blocks]
-    written = ["Was brauchen wir?"] + [" ".join(lines) for lines in BULLETS]
-    assert len(texts) == len(written), texts
-    for read, truth in zip(texts, written, strict=True):
-        assert _similar(read, truth), (read, truth)
+    _assert_blocks_read(field, ["Was brauchen wir?"] + [" ".join(lines) for lines in BULLETS])
     assert [block.kind for block in field.blocks] == ["heading", "bullet", "bullet", "bullet"]
 
 

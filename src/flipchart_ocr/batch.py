@@ -157,14 +157,16 @@ def _process(job: Job, templates: dict[str, Template], force: bool, start: float
     return Outcome(job.photo, "done", "; ".join(sheet.warnings), time.perf_counter() - start)
 
 
-def _failed(job: Job, message: str, start: float) -> Outcome:
+def _failed(job: Job, message: str, start: float | None = None) -> Outcome:
+    """The photo's failure, recorded on disk where it can be; a full disk stops the batch."""
     try:
         message = record_failure(job, message)
     except OSError as e:
         if e.errno in NO_SPACE:
             raise DiskFull(_no_space_message(e)) from e
         message += f" (the failure could not be recorded: {e.strerror or e})"
-    return Outcome(job.photo, "failed", message, time.perf_counter() - start)
+    seconds = 0.0 if start is None else time.perf_counter() - start
+    return Outcome(job.photo, "failed", message, seconds)
 
 
 def record_failure(job: Job, message: str) -> str:
@@ -461,13 +463,7 @@ def _lost(
         queue.appendleft(job)
         return
     message = f"{job.photo}: the worker process reading it {how}, twice; not tried again"
-    try:
-        message = record_failure(job, message)
-    except OSError as e:
-        if e.errno in NO_SPACE:
-            raise DiskFull(_no_space_message(e)) from e
-        message += f" (the failure could not be recorded: {e.strerror or e})"
-    settle(Outcome(job.photo, "failed", message))
+    settle(_failed(job, message))
 
 
 def _stop(pool: list[_Worker]) -> None:
