@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
+from flipchart_ocr import wordlists
 from flipchart_ocr.readers import ctc
 
 CHARSET = " abcdehnsu"  # class k > 0 is CHARSET[k - 1]; class 0 the blank
@@ -121,3 +122,15 @@ def test_words_run_together_are_split_at_a_capital_inside() -> None:
     for whole in ("Straße", "GmbH", "KITAPLÄTZE", "eBay"):
         letters = [ctc.Emission(c, 0.9, i) for i, c in enumerate(whole)]
         assert len(ctc.run_together_split(letters, 0, len(whole))) == 1, whole
+
+
+def test_the_word_list_finds_words_and_prefixes_and_takes_the_events_words() -> None:
+    words = wordlists.WordList(["straße", "haus", "häuser", "hase", "haus"])
+    assert len(words) == 4 and list(words) == ["hase", "haus", "häuser", "straße"]
+    assert "häuser" in words and "straße" in words
+    assert "hau" not in words and "häusers" not in words and "" not in words
+    assert words.has_prefix("hä") and words.has_prefix("stra") and not words.has_prefix("hx")
+    more = words.with_words(["libuda", "haus"])
+    assert "libuda" in more and len(more) == 5 and "libuda" not in words
+    assert words.with_words(["haus"]) is words
+    assert len(wordlists.WordList([])) == 0 and "a" not in wordlists.WordList([])

@@ -11,10 +11,9 @@ model reads clearly stays as read.
 
 from __future__ import annotations
 
-import bisect
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -55,29 +54,24 @@ class Emission:
     frame: int
 
 
-@dataclass
 class Lexicon:
-    """Case-folded words, sorted so that a prefix is checked by bisection."""
+    """Case-folded words (``wordlists.WordList``), with the prefixes a decoding checks."""
 
-    words: frozenset[str]
-    _sorted: list[str] = field(default_factory=list, repr=False)
-    _prefixes: dict[str, bool] = field(default_factory=dict, repr=False)
-
-    def __post_init__(self) -> None:
-        self._sorted = sorted(self.words)
+    def __init__(self, words: Iterable[str]) -> None:
+        self.words = words if isinstance(words, wordlists.WordList) else wordlists.WordList(words)
+        self._prefixes: dict[str, bool] = {}
 
     def __contains__(self, word: str) -> bool:
         return word.casefold() in self.words
 
     def __bool__(self) -> bool:
-        return bool(self.words)
+        return len(self.words) > 0
 
     def has_prefix(self, prefix: str) -> bool:
         prefix = prefix.casefold()
         known = self._prefixes.get(prefix)
         if known is None:
-            i = bisect.bisect_left(self._sorted, prefix)
-            known = i < len(self._sorted) and self._sorted[i].startswith(prefix)
+            known = self.words.has_prefix(prefix)
             if len(self._prefixes) >= MAX_CACHED_PREFIXES:
                 self._prefixes.clear()  # a worker reads thousands of photos: keep it bounded
             self._prefixes[prefix] = known
@@ -93,9 +87,7 @@ def lexicon(lang: str, extra: frozenset[str] = frozenset()) -> Lexicon:
 @lru_cache(maxsize=4)
 def _lexicon(lang: str, extra: frozenset[str]) -> Lexicon:
     folded = {unicodedata.normalize("NFC", w).casefold() for w in extra}
-    known = wordlists.words_for(lang)
-    # the list's own set when there are no event words: a copy is 16 MB more per worker
-    return Lexicon(known | folded if folded - known else known)
+    return Lexicon(wordlists.words_for(lang).with_words(folded))
 
 
 @lru_cache(maxsize=4)
