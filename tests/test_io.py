@@ -190,3 +190,29 @@ def test_a_word_list_that_is_not_text_is_refused_by_name(tmp_path: Path) -> None
     path.write_bytes(b"M\xfcller\n")  # Latin-1, not UTF-8
     with pytest.raises(UsageError, match=r"names\.txt: word list is not UTF-8"):
         read_word_list(path)
+
+
+@pytest.mark.parametrize(("suffix", "orientation"), [(".jpg", 1), (".jpg", 6), (".png", 1)])
+def test_a_large_photo_is_read_reduced_and_its_own_size_kept(
+    tmp_path: Path, suffix: str, orientation: int
+) -> None:
+    # 4400 x 3000 (13 MP): half size keeps the longer side at least 2000 pixels.
+    pixels = np.full((3000, 4400, 3), 230, np.uint8)
+    pixels[:600, :800] = (255, 0, 0)  # red at the top-left, upright
+    upright = Image.fromarray(pixels)
+    path = tmp_path / f"phone{suffix}"
+    if orientation == 6:
+        exif = Image.Exif()
+        exif[0x0112] = 6
+        upright.transpose(Image.Transpose.ROTATE_90).save(path, exif=exif, quality=90)
+    else:
+        upright.save(path)
+
+    image, source = read_photo(path, work_side=2000)
+    assert (source.width, source.height) == (4400, 3000)  # the photo's own, upright
+    assert image.shape == (1500, 2200, 3)
+    assert image[100, 100, 2] > 200 and image[100, 100, 0] < 80  # red still at the top-left
+    full, _ = read_photo(path)
+    assert full.shape == (3000, 4400, 3)
+    small, _ = read_photo(path, work_side=3000)  # halving would go below 3000
+    assert small.shape == (3000, 4400, 3)

@@ -20,7 +20,7 @@ import numpy as np
 from . import DEFAULT_ENGINE, PIPELINE_VERSION, fields, identify, layout, rectify, segment
 from .document import LOW_CONFIDENCE, Block, Field, Sheet, Step
 from .errors import OcrError, UnknownTemplate
-from .io import read_photo
+from .io import WORK_SIDE, read_photo
 from .readers import Reader, Region, field_confidence, tesseract
 from .readers.ppocr import PPOCRReader
 from .readers.tesseract import TesseractOptions, TesseractReader
@@ -36,6 +36,9 @@ class ProcessOptions:
     template: str | None = None  # force this template, skip identification
     timeout: float = tesseract.DEFAULT_TIMEOUT
     max_pixels: int = 60_000_000
+    # A large photo is read reduced by a power of two, its longer side kept at least this
+    # long (io.WORK_SIDE); None reads every pixel.
+    work_side: int | None = WORK_SIDE
     engine: str = DEFAULT_ENGINE  # see ENGINES
     # The event's own words (names, places), known to the reader beside the word lists.
     words: frozenset[str] = frozenset()
@@ -70,6 +73,7 @@ class ProcessOptions:
             "template": self.template,
             "engine": self.engine,
             "words": _digest(sorted(self.words)) if self.words else None,
+            "work_side": self.work_side,
             "reader": reader_settings(self),
         }
 
@@ -102,11 +106,12 @@ def process_photo(
     """One photo through every stage: read, place the sheet, warp, read its fields."""
     timer = _Timer()
     with timer.step("read"):
-        photo, source = read_photo(path, options.max_pixels)
+        photo, source = read_photo(path, options.max_pixels, options.work_side)
     with timer.step("place"):
         placement = place_sheet(photo, templates, options)
     with timer.step("rectify"):
         image = rectify.warp(photo, placement.corners, placement.size)
+    reduction = source.width / photo.shape[1]  # corners are kept in the photo's own pixels
     del photo  # the full photo is the largest object: free it before reading
     warnings = list(placement.warnings)
     with timer.step("ocr", reader_settings(options)):
@@ -116,7 +121,7 @@ def process_photo(
         source=source,
         template=placement.template.id,
         template_score=placement.score,
-        corners=tuple((float(x), float(y)) for x, y in placement.corners),
+        corners=tuple((float(x) * reduction, float(y) * reduction) for x, y in placement.corners),
         size=placement.size,
         fields=tuple(fields),
         warnings=tuple(warnings),
