@@ -171,12 +171,28 @@ def _session(path: Path, threads: int):  # noqa: ANN202 (onnxruntime is imported
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
+def _arena_returned():  # noqa: ANN202 (onnxruntime is imported lazily)
+    """Run options that hand the arena's free memory back after the run.
+
+    The detector runs once per sheet size and needs most memory of all (about 175 MB at
+    1152 x 864); its arena kept that, and more as sheet sizes varied, while the
+    recogniser ran and across photos: a worker's peak over the 12 MP samples 436 -> 375
+    MB (benchmarks/throughput.py), at no measurable cost in time.
+    """
+    import onnxruntime
+
+    options = onnxruntime.RunOptions()
+    options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+    return options
+
+
 class Models:
     """The detector and recogniser sessions, and the recogniser's classes cut to ``CHARSET``."""
 
     def __init__(self, threads: int = 1, recogniser: str = DEFAULT_RECOGNISER) -> None:
         model = RECOGNISERS[recogniser]
         self.detector = _session(model_path(DETECTOR), threads)
+        self.detector_run = _arena_returned()
         self.recogniser = _session(model_path(model), threads)
         if model.own:
             # Ours was cut to its letters in training: class k is charset[k - 1].
@@ -212,7 +228,7 @@ class Models:
         interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
         scaled = cv2.resize(image, (scaled_w, scaled_h), interpolation=interpolation)
         tensor = (scaled.astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)[None]
-        probability = self.detector.run(None, {"x": tensor})[0][0, 0]
+        probability = self.detector.run(None, {"x": tensor}, self.detector_run)[0][0, 0]
         boxes = boxes_from_map(probability)
         to_image = np.array([width / scaled_w, height / scaled_h], np.float32)
         return [Box(b.corners * to_image, b.score) for b in boxes]
@@ -445,7 +461,12 @@ class PPOCRReader:
 # Rows of 22 px (sizes from 640 px) gave field CER 0.129 on the samples (thin lines run
 # together), 28 px (sizes from 736 px) 0.099.
 DETECT_ROW = 28
-DETECT_SIDES = (736, 1600)  # the smallest and largest size the detector is run at
+# The smallest and largest size the detector is run at. The largest bounds a worker's
+# memory (the detector's activations: about 175 MB at 1152 x 864, 380 at 1600 x 1152).
+# Field CER, samples / seed 1000 / real-hand posters / user templates, largest 1600:
+# 0.099 / 0.136 / 0.121 / 0.173; 1280: 0.099 / 0.134 / 0.117 / 0.180; 1152: 0.103 /
+# 0.128 / 0.115 / 0.183 (benchmarks/readers.py run); real photos' word F1 0.782 -> 0.785.
+DETECT_SIDES = (736, 1152)
 MEASURE_SIDE = 1200  # the sheet is measured at this size
 
 
