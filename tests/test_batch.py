@@ -261,10 +261,10 @@ def test_an_unexpected_error_in_one_photo_costs_that_photo_only(
 
     read_photo = pipeline.read_photo
 
-    def fails_for_b(path: Path, max_pixels: int):  # a bug that strikes one photo
+    def fails_for_b(path: Path, max_pixels: int, work_side: int | None):  # a bug in one photo
         if path.name == "b.jpg":
             raise ValueError("operands could not be broadcast together")
-        return read_photo(path, max_pixels)
+        return read_photo(path, max_pixels, work_side)
 
     monkeypatch.setattr(pipeline, "read_photo", fails_for_b)
     out = tmp_path / "out"
