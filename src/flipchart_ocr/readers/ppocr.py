@@ -159,7 +159,7 @@ def settings(recogniser: str = DEFAULT_RECOGNISER) -> dict[str, object]:
     }
 
 
-def _session(path: Path, threads: int):  # noqa: ANN202 (onnxruntime is imported lazily)
+def _session(path: Path, threads: int, arena: bool = True):  # noqa: ANN202 (lazy import)
     try:
         import onnxruntime
     except ImportError as e:
@@ -172,7 +172,10 @@ def _session(path: Path, threads: int):  # noqa: ANN202 (onnxruntime is imported
     # kept a plan (and its buffers) for each, a worker growing to 955 MB over 14 photos
     # at 12 MP (benchmarks/throughput.py). The arena stays: without it the detector was
     # 20-30 % slower; with it and no plans its peak over five sizes was 485 MB, not 680.
+    # The recogniser's arena grew with every new row width (188 -> 232 MB held between
+    # photos, 14 photos at 12 MP): it runs without one, as fast within the noise.
     options.enable_mem_pattern = False
+    options.enable_cpu_mem_arena = arena
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
@@ -198,7 +201,7 @@ class Models:
         model = RECOGNISERS[recogniser]
         self.detector = _session(model_path(DETECTOR), threads)
         self.detector_run = _arena_returned()
-        self.recogniser = _session(model_path(model), threads)
+        self.recogniser = _session(model_path(model), threads, arena=False)
         if model.own:
             # Ours was cut to its letters in training: class k is charset[k - 1].
             path = model_path(model).with_suffix(".charset.txt")
