@@ -49,7 +49,8 @@ class ProcessOptions:
     # is (ppocr.sides_for). Field CER with the fine-tuned recogniser, samples / seed 1000
     # / real-hand posters / user templates: 960 px 0.104 / 0.135 / 0.117 / 0.209; 1280 px
     # 0.119 / 0.160 / 0.121 / 0.181; 736 and 1280 px 0.105 / 0.140 / 0.118 / 0.174; per
-    # sheet 0.099 / 0.136 / 0.121 / 0.173, most sheets in one pass.
+    # sheet 0.099 / 0.132 / 0.117 / 0.183 (version 15; 1152 px at most), most sheets in one
+    # pass.
     detect_sides: tuple[int, ...] = ()
     threads: int = 1  # onnxruntime threads per worker
     # PP-OCR: the recogniser, "de" (fine-tuned on real German handwriting) or "base"
