@@ -253,10 +253,11 @@ def remove_partial_outputs(job: Job) -> None:
 # -- many photos --------------------------------------------------------------------------
 
 
-def _init_worker() -> None:
-    # Each worker is one process on one core: keep OpenCV and Tesseract from
-    # spawning threads that would fight the other workers.
-    cv2.setNumThreads(1)
+def _init_worker(cores: int = 1) -> None:
+    # Each parallel worker is one process on one core: keep OpenCV and Tesseract from
+    # spawning threads that would fight the other workers. A batch run in this process
+    # alone (--jobs 1) lets OpenCV use every core, as onnxruntime does.
+    cv2.setNumThreads(cores)
     os.environ["OMP_THREAD_LIMIT"] = "1"
 
 
@@ -288,7 +289,7 @@ def run_batch(
         else:
             todo.append(job)
     if workers <= 1 or len(todo) <= 1:
-        _init_worker()
+        _init_worker(max(1, (os.cpu_count() or 1) // max(workers, 1)))
         for job in todo:
             settle(run_job(job, templates, force))
     else:
