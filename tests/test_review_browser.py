@@ -725,6 +725,9 @@ def test_the_next_doubtful_word_is_selected_and_a_replaced_reading_shown(
             other.pop("read_as", None)  # only the word below was chosen from a list
     word = first["lines"][0]["words"][0]
     word["read_as"], word["confidence"] = word["text"] + "q", 95.0  # a word list chose it
+    unsure = first["lines"][-1]["words"][-1]  # and one the reader is unsure of, after it
+    assert unsure is not word, "the field needs two words"
+    unsure["confidence"] = 40.0
     (own_out / f"{AUSTAUSCH}.json").write_text(json.dumps(document), encoding="utf-8")
     server = serve(own_out, tmp_path / "event.yaml", text="")
     page.goto(f"{server.url}/sheets/{AUSTAUSCH}")
