@@ -253,11 +253,11 @@ def remove_partial_outputs(job: Job) -> None:
 # -- many photos --------------------------------------------------------------------------
 
 
-def _init_worker(cores: int = 1) -> None:
+def _init_worker(threads: int = 1) -> None:
     # Each parallel worker is one process on one core: keep OpenCV and Tesseract from
     # spawning threads that would fight the other workers. A batch run in this process
-    # alone (--jobs 1) lets OpenCV use every core, as onnxruntime does.
-    cv2.setNumThreads(cores)
+    # alone (--jobs 1) lets OpenCV use the threads onnxruntime is given (the options').
+    cv2.setNumThreads(threads)
     os.environ["OMP_THREAD_LIMIT"] = "1"
 
 
@@ -289,7 +289,7 @@ def run_batch(
         else:
             todo.append(job)
     if workers <= 1 or len(todo) <= 1:
-        _init_worker(max(1, (os.cpu_count() or 1) // max(workers, 1)))
+        _init_worker(max((job.options.threads for job in todo), default=1))
         for job in todo:
             settle(run_job(job, templates, force))
     else:

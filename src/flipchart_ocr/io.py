@@ -115,7 +115,7 @@ def read_photo(
         raise PhotoError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise PhotoError(f"{path}: empty file")
-    image, full_size = _open_checked(path, max_pixels, work_side)
+    image, full_size, factor = _open_checked(path, max_pixels, work_side)
     _refuse_incomplete_jpeg(image, path)
     image = _to_8_bit(image)
     # A broken EXIF block must not cost the photo: keep it as stored.
@@ -130,8 +130,8 @@ def read_photo(
     del image
     bgr = np.frombuffer(bytearray(raw), np.uint8).reshape(height, width, 3)
     del raw
-    if work_side:
-        bgr = _reduced(bgr, max(full_size) / max(width, height), work_side)
+    if factor > 1:
+        bgr = _reduced(bgr, max(full_size) / factor)
     if (width > height) != (full_size[0] > full_size[1]):
         full_size = (full_size[1], full_size[0])  # turned upright by its EXIF orientation
     source = Source(path=str(path), sha256=sha256_of(path), width=full_size[0], height=full_size[1])
@@ -146,13 +146,13 @@ def _reduction(size: tuple[int, int], work_side: int) -> int:
     return factor
 
 
-def _reduced(bgr: np.ndarray, done: float, work_side: int) -> np.ndarray:
-    """A photo the decoder did not reduce (not a JPEG) reduced as a JPEG would have been."""
+def _reduced(bgr: np.ndarray, long_side: float) -> np.ndarray:
+    """``bgr`` with its longer side brought to ``long_side``, unless the decoder did that
+    already (a JPEG: then it is at most a pixel longer)."""
     height, width = bgr.shape[:2]
-    factor = _reduction((round(width * done), round(height * done)), work_side)
-    if round(done) >= factor:
+    share = long_side / max(height, width)
+    if share > 0.9:
         return bgr
-    share = done / factor
     size = (max(1, round(width * share)), max(1, round(height * share)))
     return cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
 
@@ -167,9 +167,9 @@ def _register_decoders() -> None:
 
 def _open_checked(
     path: Path, max_pixels: int, work_side: int | None = None
-) -> tuple[Image.Image, tuple[int, int]]:
-    """The photo decoded (a JPEG reduced while decoding, see ``read_photo``) and its own
-    size as stored."""
+) -> tuple[Image.Image, tuple[int, int], int]:
+    """The photo decoded (a JPEG reduced while decoding, see ``read_photo``), its own size
+    as stored, and the reduction it is to be read at."""
     _register_decoders()
     try:
         with warnings.catch_warnings():
@@ -198,7 +198,7 @@ def _open_checked(
         raise PhotoError(f"{path}: cannot decode image ({e})") from e
     if width < 32 or height < 32:
         raise PhotoError(f"{path}: image too small ({width}x{height})")
-    return image, (width, height)
+    return image, (width, height), factor
 
 
 # Greyscale of more than 8 bits (scanners write 16-bit PNG and TIFF). Pillow's

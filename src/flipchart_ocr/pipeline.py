@@ -20,7 +20,7 @@ import numpy as np
 from . import DEFAULT_ENGINE, PIPELINE_VERSION, fields, identify, layout, rectify, segment
 from .document import LOW_CONFIDENCE, Block, Field, Sheet, Step
 from .errors import OcrError, UnknownTemplate
-from .io import WORK_SIDE, read_photo
+from .io import MAX_PIXELS, WORK_SIDE, read_photo
 from .readers import Reader, Region, field_confidence, tesseract
 from .readers.ppocr import PPOCRReader
 from .readers.tesseract import TesseractOptions, TesseractReader
@@ -35,7 +35,7 @@ class ProcessOptions:
     lang: str = "deu"  # Tesseract's languages and the word lists (wordlists.py)
     template: str | None = None  # force this template, skip identification
     timeout: float = tesseract.DEFAULT_TIMEOUT
-    max_pixels: int = 60_000_000
+    max_pixels: int = MAX_PIXELS
     # A large photo is read reduced by a power of two, its longer side kept at least this
     # long (io.WORK_SIDE); None reads every pixel.
     work_side: int | None = WORK_SIDE

@@ -47,7 +47,7 @@ class WordList:
     """Case-folded words, sorted and held as one string with the offsets of its words.
 
     Every worker holds the lists: ngerman's 356 000 words took 52 MB as a Python set
-    with a sorted list beside it for prefixes, and take 5 MB this way. A word and a
+    with a sorted list beside it for prefixes, and take 8 MB this way. A word and a
     prefix are both found by bisection: first over every ``STRIDE``-th word, held as
     Python strings, then within that stretch.
     """
