@@ -4,9 +4,9 @@
     python benchmarks/throughput.py --photos DIR --megapixels 12 --engine tesseract
 
 Every photo is first scaled to --megapixels (a phone's 12 MP by default); then, in one
-run on the same copies: plain ``tesseract photo - -l deu``, ``process --jobs 1``,
-``--jobs 2`` and a cached re-run (seconds per photo, ratios), and the peak memory of a
-``--jobs 1`` worker.
+run on the same copies: plain ``tesseract photo - -l deu``, ``process --jobs 1`` (one
+photo at a time on every core), ``--jobs 1 --threads 1`` (on one core), ``--jobs 2`` and
+a cached re-run (seconds per photo, ratios), and the peak memory of a ``--jobs 1`` worker.
 """
 
 from __future__ import annotations
@@ -98,6 +98,7 @@ def main() -> None:
         base += ["--engine", args.engine]
         plain = plain_tesseract(photos, args.lang)
         one = timed([*base, "--jobs", "1", "--force"])
+        one_core = timed([*base, "--jobs", "1", "--threads", "1", "--force"])
         two = timed([*base, "--jobs", "2", "--force"])
         cached = timed([*base, "--jobs", "2"])
         peak = peak_memory_mb([*base, "--jobs", "1", "--force"])
@@ -107,9 +108,14 @@ def main() -> None:
     print("| --- | --- | --- |")
     print(f"| plain `tesseract photo - -l {args.lang}` | {plain / n:.2f} | 1.00 |")
     print(f"| `process --engine {args.engine} --jobs 1` | {one / n:.2f} | {one / plain:.2f} |")
+    print(
+        f"| `process --engine {args.engine} --jobs 1 --threads 1` | {one_core / n:.2f}"
+        f" | {one_core / plain:.2f} |"
+    )
     print(f"| `process --engine {args.engine} --jobs 2` | {two / n:.2f} | {two / plain:.2f} |")
     print(f"| cached re-run | {cached / n:.3f} | {cached / plain:.3f} |")
     print(f"\n--jobs 2 speed-up over --jobs 1: {one / two:.2f}x")
+    print(f"--jobs 2 speed-up over --jobs 1 --threads 1 (one core): {one_core / two:.2f}x")
     print(f"peak memory of a worker (`--jobs 1`): {peak:.0f} MB")
 
 

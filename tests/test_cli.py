@@ -142,6 +142,15 @@ def test_a_missing_word_list_is_bad_usage(tmp_path: Path, good_photo: Path) -> N
     assert code == 2 and "nonesuch.txt" in err
 
 
+@pytest.mark.parametrize("option", ["--jobs", "--threads"])
+def test_no_cores_is_bad_usage(tmp_path: Path, good_photo: Path, option: str) -> None:
+    out = tmp_path / "out"
+    code, _, err = _run("process", str(good_photo), "-o", str(out), option, "0")
+    assert code == 2
+    assert option in err and "0 is not in the range x>=1" in err
+    assert not out.exists()
+
+
 def test_same_stem_twice_is_refused(tmp_path: Path, good_photo: Path) -> None:
     other = tmp_path / "other"
     other.mkdir()

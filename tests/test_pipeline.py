@@ -98,8 +98,10 @@ def test_debug_images_and_sheet_images_are_written(processed: Path) -> None:
 
 
 def test_jobs_1_gives_the_same_result_as_jobs_2(processed: Path, tmp_path: Path) -> None:
+    """One photo at a time on one core, and two at a time: the same sheets."""
     photos = [str(p) for p, _ in TRUTHS[:3]]
-    result = CliRunner().invoke(cli, ["process", *photos, "-o", str(tmp_path), "--jobs", "1"])
+    args = ["process", *photos, "-o", str(tmp_path), "--jobs", "1", "--threads", "1"]
+    result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.stderr
     for photo in photos:
         one = _sheet(tmp_path, Path(photo))

@@ -254,11 +254,15 @@ def remove_partial_outputs(job: Job) -> None:
 
 
 def _init_worker(threads: int = 1) -> None:
-    # Each parallel worker is one process on one core: keep OpenCV and Tesseract from
-    # spawning threads that would fight the other workers. A batch run in this process
-    # alone (--jobs 1) lets OpenCV use the threads onnxruntime is given (the options').
+    # OpenCV gets the threads onnxruntime is given (the options': the cores shared out
+    # among the workers, or --threads); Tesseract's OpenMP none, so that it does not
+    # fight the other workers (its fields are small: tesseract.py).
     cv2.setNumThreads(threads)
     os.environ["OMP_THREAD_LIMIT"] = "1"
+
+
+def _threads_of(jobs: list[Job]) -> int:
+    return max((job.options.threads for job in jobs), default=1)
 
 
 def run_batch(
@@ -289,7 +293,7 @@ def run_batch(
         else:
             todo.append(job)
     if workers <= 1 or len(todo) <= 1:
-        _init_worker(max((job.options.threads for job in todo), default=1))
+        _init_worker(_threads_of(todo))
         for job in todo:
             settle(run_job(job, templates, force))
     else:
@@ -310,10 +314,12 @@ class _Worker:
     is tried once more on a fresh worker, and the others go on.
     """
 
-    def __init__(self, context: SpawnContext, templates: dict[str, Template], force: bool) -> None:
+    def __init__(
+        self, context: SpawnContext, templates: dict[str, Template], force: bool, threads: int
+    ) -> None:
         self.connection, child = context.Pipe()
         self.process = context.Process(
-            target=_worker_main, args=(child, templates, force), daemon=True
+            target=_worker_main, args=(child, templates, force, threads), daemon=True
         )
         with _sigint_ignored():  # inherited: a Ctrl-C on the terminal is the parent's alone
             self.process.start()
@@ -366,7 +372,9 @@ class _Worker:
         self.connection.close()
 
 
-def _worker_main(connection: Connection, templates: dict[str, Template], force: bool) -> None:
+def _worker_main(
+    connection: Connection, templates: dict[str, Template], force: bool, threads: int = 1
+) -> None:
     """A worker's life: photos in, outcomes out, until the parent closes the pipe."""
     # Its own process group: the terminal's Ctrl-C reaches the parent only, which stops
     # the workers itself; so no traceback from every worker, no half-read photo
@@ -375,7 +383,7 @@ def _worker_main(connection: Connection, templates: dict[str, Template], force: 
         os.setpgrp()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _exit_now)
-    _init_worker()
+    _init_worker(threads)
     while True:
         try:
             job = connection.recv()
@@ -417,9 +425,10 @@ def _run_parallel(
     # earlier in the same process, as in the tests) can leave a lock held: the workers
     # then hang for ever (seen with the recogniser's DNN threads).
     context = multiprocessing.get_context("spawn")
+    threads = _threads_of(todo)
     queue = deque(todo)
     deaths: Counter[Path] = Counter()
-    pool = [_Worker(context, templates, force) for _ in range(workers)]
+    pool = [_Worker(context, templates, force, threads) for _ in range(workers)]
     try:
         while queue or any(worker.job for worker in pool):
             for worker in pool:
@@ -435,7 +444,7 @@ def _run_parallel(
                 job, answer = worker.job, worker.reply()
                 worker.job = None
                 if answer is None:
-                    pool[index] = _Worker(context, templates, force)
+                    pool[index] = _Worker(context, templates, force, threads)
                     _lost(job, worker, deaths, queue, settle, warn)
                     worker.close()
                 elif answer[0] == "disk full":

@@ -146,6 +146,13 @@ templates_option = click.option(
     help="Photos processed in parallel  [default: number of cores]",
 )
 @click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Cores each photo's reading may use  [default: the cores shared out among the"
+    " jobs, at least 1]",
+)
+@click.option(
     "--force", is_flag=True, help="Redo every photo, even those whose JSON is up to date."
 )
 @click.option(
@@ -171,6 +178,7 @@ def process(
     word_lists: tuple[Path, ...],
     engine: str,
     jobs: int | None,
+    threads: int | None,
     force: bool,
     debug: bool,
     quiet: bool,
@@ -206,7 +214,7 @@ def process(
         engine=engine,
         words=event_vocabulary(word_lists, loaded),
         # parallel workers share the cores; one worker may use them all
-        threads=max(1, (os.cpu_count() or 1) // workers),
+        threads=threads or max(1, (os.cpu_count() or 1) // workers),
     )
     scan = scan_photos(photos)
     if not quiet:
