@@ -93,6 +93,17 @@ REC_HEIGHT = 48
 # CER samples / seed 1000 / real hands / user templates 0.103 / 0.128 / 0.115 / 0.183
 # at 320, 0.099 / 0.132 / 0.117 / 0.183 at 160), and a short row costs half the time.
 REC_MIN_WIDTH = 160
+# A row is scaled to 48 px high, then this much wider: its letters come out as wide as
+# the recogniser was fine-tuned on (DHSD words were stretched to 0.36-0.6 of their ink
+# height per letter), where the detected row's margins above and below made them
+# narrower. Reading stage, field CER / word F1 at 1.0 -> 1.2 (benchmarks/readers.py
+# run): real-hand posters 0.108 / 0.579 -> 0.106 / 0.590, user templates 0.177 / 0.693
+# -> 0.173 / 0.701, seed 1000 0.131 / 0.674 -> 0.128 / 0.667, samples 0.097 / 0.652 ->
+# 0.098 / 0.648; boards with real hands 0.479 -> 0.501, real photos 0.768 -> 0.780
+# (benchmarks/boards.py); DHSD's words (squeezed to 256 x 64 px by the dataset) 0.113
+# -> 0.075. At 1.3 and 1.4 the real-hand posters stay at 0.106 and seed 1000 loses
+# (0.134, 0.138); at 0.85 real hands lose (0.121). It costs a fifth more recognition.
+REC_STRETCH = 1.2
 REC_MAX_WIDTH = 3200  # a row wider than this (ratio 67) is squeezed
 REC_BATCH = 8  # rows per model call at most
 BATCH_PADDING = 1.1  # rows share a call only if the widest is at most this much wider
@@ -159,6 +170,7 @@ def settings(recogniser: str = DEFAULT_RECOGNISER) -> dict[str, object]:
         "recogniser": {"model": model.name, "sha256": model.sha256},
         "charset": hashlib.sha256(CHARSET.encode()).hexdigest()[:12],
         "detection": [DET_THRESHOLD, DET_BOX_THRESHOLD, DET_UNCLIP_RATIO],
+        "rows": {"height": REC_HEIGHT, "stretch": REC_STRETCH, "min_width": REC_MIN_WIDTH},
     }
 
 
@@ -295,7 +307,8 @@ def _batches(widths: list[int]) -> list[list[int]]:
 
 def _scaled_width(row: np.ndarray) -> int:
     height, width = row.shape[:2]
-    return int(np.clip(math.ceil(REC_HEIGHT * width / max(height, 1)), 8, REC_MAX_WIDTH))
+    scaled = REC_STRETCH * REC_HEIGHT * width / max(height, 1)
+    return int(np.clip(math.ceil(scaled), 8, REC_MAX_WIDTH))
 
 
 def _shrink(row: np.ndarray) -> int:
