@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from flipchart_ocr import segment
 from flipchart_ocr.document import Line, Word
 from flipchart_ocr.fields import after_label, without_label
 from flipchart_ocr.pipeline import ProcessOptions, read_fields
+from flipchart_ocr.readers import Region, ppocr
 from flipchart_ocr.templates.loader import parse_template
 
 from .conftest import DEJAVU
@@ -95,3 +99,22 @@ def test_handwriting_right_under_a_tall_label_is_read_whole() -> None:
     # the assumed strip is too short: its second line would pass for handwriting
     (assumed,) = read_fields(image, template, ProcessOptions(find_labels=False))
     assert assumed.text.splitlines()[0] == "bei uns im Bezirk?"
+
+
+def test_the_reader_glances_at_rows_near_a_label_and_reads_only_the_writing_again() -> None:
+    """The rows in the top half of a field with a label are first read squeezed: the two
+    printed label rows go, the handwriting rows just under them (in the same top half)
+    stay to be read in full. Without a label nothing is left out."""
+    image, data = _sheet_with_a_tall_label()
+    (field,) = parse_template(data, "tall-label.yaml").fields
+    size = (image.shape[1], image.shape[0])
+    region = Region(segment.field_pixel_box(field, size, content=False), "gut", label=field.label)
+    found = ppocr.models()
+    boxes = found.detect(image, ppocr.sides_for(image, [region]))
+    (rows,) = ppocr.assign_to_regions(boxes, [region.box])
+    assert sorted(row.bbox[1] // 10 for row in rows) == [11, 16, 22, 30]  # 2 printed, 2 written
+
+    (kept,) = ppocr.without_label_rows(image, [rows], [region], found)
+    assert sorted(row.bbox[1] // 10 for row in kept) == [22, 30]
+    unlabelled = replace(region, label="")
+    assert ppocr.without_label_rows(image, [rows], [unlabelled], found) == [rows]

@@ -31,16 +31,33 @@ def without_label(lines: list[Line], label: str, box: BBox) -> list[Line]:
     target = _normal(label)
     if not target:
         return lines
-    zone_bottom = box[1] + LABEL_ZONE * box[3]
     kept = []
     for line in lines:
-        if line.bbox[1] + line.bbox[3] / 2 > zone_bottom:
+        if not in_label_zone(line.bbox, box):
             kept.append(line)
             continue
         rest = after_label(line, target)
         if rest is not None:
             kept.append(rest)
     return kept
+
+
+def in_label_zone(bbox: BBox, box: BBox) -> bool:
+    """A line's box whose middle lies in the top of the field's ``box``, where labels are."""
+    return bbox[1] + bbox[3] / 2 <= box[1] + LABEL_ZONE * box[3]
+
+
+def is_label(text: str, label: str) -> bool:
+    """``text`` (a line as read) is all label: the printed ``label``, or a stretch of it."""
+    return _is_normal_label(_normal(text), _normal(label))
+
+
+def _is_normal_label(text: str, label: str) -> bool:
+    return (
+        3 <= len(text) <= len(label) + 2
+        and len(text) >= min(5, len(label))
+        and fuzz.partial_ratio(text, label) >= LABEL_MATCH
+    )
 
 
 def after_label(line: Line, label: str) -> Line | None:
@@ -50,9 +67,7 @@ def after_label(line: Line, label: str) -> Line | None:
     if len(text) < 3:
         return line
     if len(text) <= len(label) + 2:
-        if len(text) >= min(5, len(label)) and fuzz.partial_ratio(text, label) >= LABEL_MATCH:
-            return None
-        return line
+        return None if _is_normal_label(text, label) else line
     found = fuzz.partial_ratio_alignment(label, text)
     if found is None or found.score < LABEL_PREFIX_MATCH or found.dest_start > 2:
         return line

@@ -372,6 +372,7 @@ def read_fields(
             f.id,
             sparse=freeform,
             writing_top=segment.field_pixel_box(f, size, content=True)[1],
+            label=f.label if options.find_labels and not freeform else "",
         )
         for f in template.fields
     ]

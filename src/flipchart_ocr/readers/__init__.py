@@ -9,7 +9,8 @@ could not be read. Each engine lives in its own module:
 - ``tesseract``: Tesseract on field crops made print-like (``ink``).
 
 What happens to the lines next (labels taken out, freeform reading order) is the
-pipeline's, not the reader's.
+pipeline's, not the reader's; a reader may only leave out a row that is plainly its
+region's printed label, to save reading it in full (``ppocr`` glances at such rows).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Region:
     # Where the template expects writing to start (below its printed label), in sheet
     # pixels; a reader that must not see the label (Tesseract) starts there.
     writing_top: int | None = None
+    label: str = ""  # the printed label at the top of the field's box, if any
 
 
 @dataclass
