@@ -16,13 +16,14 @@ from flipchart_ocr.cli import cli
 from flipchart_ocr.errors import ModelError
 from flipchart_ocr.evaluate import edit_distance
 from flipchart_ocr.pipeline import ProcessOptions, read_fields
-from flipchart_ocr.readers import ctc, ppocr
+from flipchart_ocr.readers import Region, ctc, ppocr
 from flipchart_ocr.templates import FREEFORM_ID, load_templates
 
 from .conftest import ROOT, SAMPLES
 
 DHSD = ROOT / "tests" / "fixtures" / "dhsd"
 HUMOR = "/usr/share/fonts/truetype/humor-sans/Humor-Sans.ttf"  # fonts-humor-sans (setup --dev)
+BWLEARN = "/usr/share/fonts/opentype/bwht/BecauseWeLearn-Regular.otf"  # fonts-bwht (setup --dev)
 
 
 def _dhsd_words() -> list[tuple[np.ndarray, str]]:
@@ -113,3 +114,43 @@ def test_our_own_recogniser_is_checked_too(tmp_path: Path, monkeypatch: pytest.M
     with pytest.raises(ModelError, match="ppocr_rec_de.onnx: model file differs"):
         ppocr.check_models("de")
     ppocr.check_models("base")  # the wheel's recogniser is untouched
+
+
+def _field_of_packed_heavy_capitals() -> tuple[np.ndarray, tuple[int, int, int, int], list[str]]:
+    """A sheet whose one field holds five rows of thick marker capitals, packed close."""
+    rows = ["GUTE MISCHUNG", "DER", "BEVÖLKERUNG", "KOMPETENTER", "BÜRGERMEISTER"]
+    image = Image.new("RGB", (1700, 1270), (236, 228, 232))
+    draw = ImageDraw.Draw(image)
+    left, top, right, bottom = 1130, 150, 1645, 755
+    draw.rectangle((left, top, right, bottom), outline=(40, 40, 40), width=3)
+    font = ImageFont.truetype(BWLEARN, 48)
+    for i, text in enumerate(rows):
+        ink = (25, 25, 30)
+        draw.text((1150, 175 + 45 * i), text, font=font, fill=ink, stroke_width=3, stroke_fill=ink)
+    sheet = cv2.cvtColor(np.array(image), cv2.COLOR_RGB2BGR)
+    return sheet, (left, top, right - left, bottom - top), rows
+
+
+def test_writing_the_detector_missed_at_the_sheets_size_is_found_by_a_second_look() -> None:
+    """Thick rows packed close run together for the detector at a coarse size: one row of
+    five is found at 736 px. The field's ink lies mostly outside it, so the field is
+    detected again on its own, larger, and every row is read."""
+    image, box, rows = _field_of_packed_heavy_capitals()
+    found = ppocr.models()
+    (coarse,) = ppocr.assign_to_regions(found.detect(image, (736,)), [box])
+    assert len(coarse) <= 2  # the premise: the sheet's size misses most rows
+
+    (again,) = ppocr.with_missed_writing(image, [coarse], [Region(box, "f")], found, (736,))
+    assert len(again) == 5
+    (lines,) = ppocr.PPOCRReader(sides=(736,)).read(image, [Region(box, "f")]).lines
+    read = "\n".join(line.text for line in lines)
+    assert edit_distance(read, "\n".join(rows)) <= 6, read
+
+
+def test_a_field_whose_rows_were_found_is_not_looked_at_again() -> None:
+    image, box, _ = _field_of_packed_heavy_capitals()
+    found = ppocr.models()
+    (fine,) = ppocr.assign_to_regions(found.detect(image, (1600,)), [box])
+    assert len(fine) == 5
+    kept = ppocr.with_missed_writing(image, [fine], [Region(box, "f")], found, (1600,))
+    assert kept == [fine]
