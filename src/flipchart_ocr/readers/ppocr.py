@@ -570,6 +570,8 @@ def with_missed_writing(
 ) -> list[list[Box]]:
     """Each region's boxes; for a field whose writing the detector mostly missed, the
     boxes a second, larger look at the field finds, if they cover more of its ink."""
+    if all(region.sparse for region in regions):  # a freeform sheet: text anywhere
+        return per_region
     scale = min(1.0, MEASURE_SIDE / max(image.shape[:2]))
     small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     blue, green, red = cv2.split(small)
