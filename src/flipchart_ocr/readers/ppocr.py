@@ -519,17 +519,32 @@ def _side_for(row_share: float) -> int:
     return int(np.clip(round(side / 32) * 32, *DETECT_SIDES))
 
 
+def _measuring_copy(image: np.ndarray) -> tuple[np.ndarray, float]:
+    """The sheet shrunk to ``MEASURE_SIDE`` pixels on its longer side (never enlarged),
+    and the scale from the sheet's pixels to the copy's."""
+    scale = min(1.0, MEASURE_SIDE / max(image.shape[:2]))
+    return cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), scale
+
+
+def _field_crop(
+    small: np.ndarray, box: BBox, scale: float, top: int | None = None
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """A field's inside on the shrunk sheet, inset from its box lines (from ``top`` down,
+    in the sheet's pixels, if given), and where that crop starts on the copy."""
+    x, y, w, h = (round(v * scale) for v in box)
+    first = round(top * scale) if top is not None else y
+    inset = max(2, round(0.01 * min(w, h)))
+    crop = small[first + inset : y + h - inset, x + inset : x + w - inset]
+    return crop, (x + inset, first + inset)
+
+
 def _row_heights(image: np.ndarray, regions: list[Region]) -> list[float]:
     """Each inked region's median text-row height, as a share of the sheet's longer side
     (measured below the label strip, on a copy ``MEASURE_SIDE`` pixels long)."""
-    scale = min(1.0, MEASURE_SIDE / max(image.shape[:2]))
-    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    small, scale = _measuring_copy(image)
     heights = []
     for region in regions:
-        x, y, w, h = (round(v * scale) for v in region.box)
-        top = round(region.writing_top * scale) if region.writing_top is not None else y
-        inset = max(2, round(0.01 * min(w, h)))
-        crop = small[top + inset : y + h - inset, x + inset : x + w - inset]
+        crop, _ = _field_crop(small, region.box, scale, region.writing_top)
         if min(crop.shape[:2], default=0) < 8:
             continue
         gray = remove_box_lines(ink_image(crop))
@@ -572,16 +587,14 @@ def with_missed_writing(
     boxes a second, larger look at the field finds, if they cover more of its ink."""
     if all(region.sparse for region in regions):  # a freeform sheet: text anywhere
         return per_region
-    scale = min(1.0, MEASURE_SIDE / max(image.shape[:2]))
-    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    small, scale = _measuring_copy(image)
     blue, green, red = cv2.split(small)
     darkest = cv2.min(cv2.min(blue, green), red)  # every marker colour is dark in one
     sheet_scale = max(sides) / max(image.shape[:2])
     result = []
     for boxes, region in zip(per_region, regions, strict=True):
         ink = None if region.sparse else field_ink(darkest, region.box, scale)
-        missed = ink.missed_by(boxes) if ink is not None else 0.0
-        if ink is None or missed <= MISSED_INK:
+        if ink is None or (missed := ink.missed_by(boxes)) <= MISSED_INK:
             result.append(boxes)
             continue
         x, y, w, h = region.box
@@ -622,16 +635,14 @@ class FieldInk:
 def field_ink(darkest: np.ndarray, box: BBox, scale: float) -> FieldInk | None:
     """The field's ink (box lines out) on the shrunk sheet's darkest channel; None if it
     has none."""
-    x, y, w, h = (round(v * scale) for v in box)
-    inset = max(2, round(0.01 * min(w, h)))
-    crop = darkest[y + inset : y + h - inset, x + inset : x + w - inset]
+    crop, origin = _field_crop(darkest, box, scale)
     if min(crop.shape[:2], default=0) < 8:
         return None
     paper = float(np.percentile(crop, 75))
     gray = remove_box_lines(np.where(crop < INK_SHARE * paper, 0, 255).astype(np.uint8))
     if not has_ink(gray):
         return None
-    return FieldInk(gray < 128, (x + inset, y + inset), scale)
+    return FieldInk(gray < 128, origin, scale)
 
 
 def _area(bbox: BBox) -> int:
