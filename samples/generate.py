@@ -65,6 +65,13 @@ FONTS = {
     "bworganize": "/usr/share/fonts/opentype/bwht/BecauseWeOrganize-Regular.otf",
 }
 CAPITALS_ONLY = {Path(p).name for k, p in FONTS.items() if k.startswith(("bw", "humor"))}
+# Femke Klaver draws each letter in several close sketch lines: the marker stroke every
+# other font gets (a sixteenth of the size) fills them into blobs nobody could read, so it
+# gets a fine one.
+SKETCHED = {Path(FONTS["femke"]).name}
+# Letters some fonts lack and that have no base letter to fall back on: written as a
+# writer without that letter would write them (a box drawn instead would be unreadable).
+FALLBACK_LETTERS = {"ı": "i"}
 INKS = {  # RGB marker colours
     "blue": (25, 50, 165),
     "black": (25, 25, 30),
@@ -372,6 +379,7 @@ class Hand:
         self.glyphs = font_glyphs(path)
         # Some marker fonts draw small capitals for lower case: what is written is capitals.
         self.capitals_only = Path(path).name in CAPITALS_ONLY
+        self.stroke = max(1, size // (50 if Path(path).name in SKETCHED else 16))
 
     @classmethod
     def for_x_height(cls, path: str, x_height: float, rng: np.random.Generator) -> Hand:
@@ -408,9 +416,13 @@ class Hand:
         return (x, top, x + self.width(text), top + self.line_height)
 
     def spell(self, text: str) -> str:
-        """The text as this font writes it: capitals only, or ss where it has no ß."""
+        """The text as this font writes it: capitals only, ss where it has no ß, a letter
+        it lacks as its fallback."""
         if self.capitals_only:
             return text.upper()
+        for letter, fallback in FALLBACK_LETTERS.items():
+            if ord(letter) not in self.glyphs:
+                text = text.replace(letter, fallback)
         return text if ord("ß") in self.glyphs else text.replace("ß", "ss")
 
     def width(self, text: str) -> float:
@@ -424,7 +436,6 @@ class Hand:
     def write(
         self, draw: ImageDraw.ImageDraw, x: float, y: float, text: str, ink: tuple[int, int, int]
     ) -> None:
-        stroke = max(1, self.size // 16)
         for ch in text:
             base = self._base(ch)
             jitter = self.rng.normal(0, self.size * 0.025)
@@ -433,7 +444,7 @@ class Hand:
                 base,
                 font=self.font,
                 fill=ink,
-                stroke_width=stroke,
+                stroke_width=self.stroke,
                 stroke_fill=ink,
             )
             if base != ch:  # an umlaut the font lacks: two dots above the vowel
