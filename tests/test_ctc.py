@@ -134,3 +134,55 @@ def test_the_word_list_finds_words_and_prefixes_and_takes_the_events_words() -> 
     assert "libuda" in more and len(more) == 5 and "libuda" not in words
     assert words.with_words(["haus"]) is words
     assert len(wordlists.WordList([])) == 0 and "a" not in wordlists.WordList([])
+
+
+def _row(charset: str, letters: str, doubt: dict[int, dict[str, float]]) -> np.ndarray:
+    """A row reading ``letters`` one frame each with a blank between, letter i's frame
+    holding ``doubt[i]`` instead (its letters' probabilities) where given."""
+    columns: list[dict[str, float]] = []
+    for i, char in enumerate(letters):
+        columns += [doubt.get(i, {char: 0.95}), {}]
+    matrix = np.zeros((len(charset) + 1, len(columns)))
+    for t, column in enumerate(columns):
+        for char, p in column.items():
+            matrix[charset.index(char) + 1, t] = p
+        matrix[0, t] = 1.0 - sum(column.values())
+    return matrix
+
+
+def _texts(words: list) -> list[str]:
+    return [w.text for w in words]
+
+
+def test_a_doubted_capital_takes_the_case_the_word_lists_write() -> None:
+    charset = " EFKMabefhiknrstuü"
+    lexicon = ctc.Lexicon(["Mehr", "für", "Kitas", "essen", "Essen"])
+    doubt_f = {5: {"F": 0.55, "f": 0.4}}
+    # "Mehr Für": "für" is written only small in the lists: a small f inside a sentence.
+    words = ctc.read_words(_row(charset, "Mehr Für", doubt_f), charset, lexicon)
+    assert _texts(words) == ["Mehr", "für"]
+    assert words[1].read_as == "Für"  # what the model read stays for review
+    # Read clearly as a capital, it stays one; so does the first word of a sentence.
+    sure = {5: {"F": 0.95, "f": 0.01}}
+    assert _texts(ctc.read_words(_row(charset, "Mehr Für", sure), charset, lexicon)) == [
+        "Mehr",
+        "Für",
+    ]
+    first = ctc.read_words(_row(charset, "Für", {0: {"F": 0.55, "f": 0.4}}), charset, lexicon)
+    assert _texts(first) == ["Für"]
+    # A noun the lists write only capitalised gains its capital, even first in a row.
+    kitas = ctc.read_words(_row(charset, "kitas", {0: {"k": 0.5, "K": 0.45}}), charset, lexicon)
+    assert _texts(kitas) == ["Kitas"]
+    # A word the lists write both ways stays as read.
+    both = ctc.read_words(_row(charset, "Mehr essen", {5: {"e": 0.5, "E": 0.45}}), charset, lexicon)
+    assert _texts(both) == ["Mehr", "essen"]
+
+
+def test_a_word_after_an_abbreviations_stop_is_split_off() -> None:
+    word = [ctc.Emission(c, 0.9, i * 2) for i, c in enumerate("Fr.Krauß")]
+    parts = ctc.abbreviation_split(word, 0, 16)
+    assert ["".join(e.char for e in part) for part, _, _ in parts] == ["Fr.", "Krauß"]
+    assert [(start, end) for _, start, end in parts] == [(0, 6), (6, 16)]
+    for whole in ("z.B.", "U.S.A.", "3.Stock", "Nr.5", "Ende.", "www.stadt.de"):
+        letters = [ctc.Emission(c, 0.9, i) for i, c in enumerate(whole)]
+        assert len(ctc.abbreviation_split(letters, 0, len(whole))) == 1, whole

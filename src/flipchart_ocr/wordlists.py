@@ -117,6 +117,31 @@ def words_for(lang: str) -> WordList:
     )
 
 
+def written_words(lang: str) -> bytes:
+    """Every word of the lists ``lang`` names as the lists write it (NFC, UTF-8), one a
+    line, with a line break first and last: asked how a word is written (``spellings``).
+
+    Kept as the files' bytes (6.7 MB for ``deu+eng``) rather than a second sorted list:
+    a reader asks it only of the few words it doubts the case of, and a search through
+    the bytes takes a few milliseconds. Read anew on each call: the reader's lexicon,
+    made once per process, keeps it.
+    """
+    texts = []
+    for name in (n for code in languages(lang) for n in WORD_LISTS.get(code, ())):
+        try:
+            texts.append(unicodedata.normalize("NFC", (DICT_DIR / name).read_text("utf-8")))
+        except (OSError, UnicodeDecodeError):
+            continue
+    return ("\n" + "\n".join(text.strip() for text in texts) + "\n").encode()
+
+
+def spellings(word: str, written: bytes) -> tuple[bool, bool]:
+    """Whether ``written`` (as ``written_words``) holds ``word`` with a small first letter,
+    and whether it holds it capitalised; the rest of the word as given."""
+    small, capital = word[:1].lower() + word[1:], word[:1].upper() + word[1:]
+    return f"\n{small}\n".encode() in written, f"\n{capital}\n".encode() in written
+
+
 def is_known(word: str, lang: str = "deu+eng") -> bool:
     """``word`` (punctuation at its edges aside, in any case) is in the lists of ``lang``."""
     bare = unicodedata.normalize("NFC", word.strip(EDGE_PUNCTUATION)).casefold()

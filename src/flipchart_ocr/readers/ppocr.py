@@ -479,7 +479,11 @@ class PPOCRReader:
             "engine": self.name,
             **settings(self.recogniser),
             "detector_sides": list(self.sides) or f"per sheet, rows {DETECT_ROW} px",
-            "decoder": "ctc, word lists" if self.decode_words else "ctc greedy",
+            "decoder": (
+                f"ctc, word lists (margin {ctc.MARGIN:g}, case doubt {ctc.CASE_DOUBT:g})"
+                if self.decode_words
+                else "ctc greedy"
+            ),
             "word_lists": wordlists.describe(self.lang, self.words) if self.decode_words else {},
         }
 
