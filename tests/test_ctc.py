@@ -186,3 +186,19 @@ def test_a_word_after_an_abbreviations_stop_is_split_off() -> None:
     for whole in ("z.B.", "U.S.A.", "3.Stock", "Nr.5", "Ende.", "www.stadt.de"):
         letters = [ctc.Emission(c, 0.9, i) for i, c in enumerate(whole)]
         assert len(ctc.abbreviation_split(letters, 0, len(whole))) == 1, whole
+
+
+def test_a_word_read_surely_is_not_replaced_even_by_a_nearly_as_likely_one() -> None:
+    # "NODE" read at 0.99 a letter; dropping the N costs only log(0.009 / 0.991), about
+    # -4.7, within the margin, but a word read this clearly is no misreading of "ODE".
+    charset = " DENO"  # classes: space 1, D 2, E 3, N 4, O 5
+    sure = {i: {c: 0.991 if c == "N" else 0.999} for i, c in enumerate("NODE")}
+    probabilities = _row(charset, "NODE", sure)
+    lexicon = ctc.Lexicon(["ode"])
+    as_read = ctc.path_log_likelihood(probabilities, [4, 5, 2, 3])
+    assert ctc.path_log_likelihood(probabilities, [5, 2, 3]) > as_read - ctc.MARGIN
+    assert _texts(ctc.read_words(probabilities, charset, lexicon)) == ["NODE"]
+    # Read less surely, it is the known word's, flagged with what was read.
+    doubtful = _row(charset, "NODE", {0: {"N": 0.6}})
+    (word,) = ctc.read_words(doubtful, charset, lexicon)
+    assert (word.text, word.read_as) == ("ODE", "NODE")

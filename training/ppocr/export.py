@@ -33,16 +33,26 @@ DHSD_CREDIT = (
 )
 
 
-def blended(base: dict, tuned: dict, share: float) -> dict:
+# The output layer's weight (120 x 114) and bias in the converted model: the letters'
+# priors. DHSD's place names are full of ö, ü and ß, and a fine-tuned head writes them
+# into English words ("Wörld").
+HEAD = ("initializers.onnx_initializer_173", "initializers.onnx_initializer_174")
+
+
+def blended(base: dict, tuned: dict, share: float, head_share: float | None = None) -> dict:
     """Weight-space interpolation between the base and the fine-tuned model (WiSE-FT,
-    Wortsman et al. 2022): keeps more of the base model's breadth than the fine-tune alone."""
+    Wortsman et al. 2022): keeps more of the base model's breadth than the fine-tune alone.
+    ``head_share``, where given, blends the output layer (``HEAD``) by its own share."""
+    shares = {k: share for k in base}
+    if head_share is not None:
+        shares.update(dict.fromkeys(HEAD, head_share))
     return {
-        k: base[k] + share * (tuned[k] - base[k]) if base[k].is_floating_point() else tuned[k]
+        k: base[k] + shares[k] * (tuned[k] - base[k]) if base[k].is_floating_point() else tuned[k]
         for k in base
     }
 
 
-def metadata(checkpoint: dict, blend: float, notes: str) -> dict[str, str]:
+def metadata(checkpoint: dict, blend: float | dict[str, float], notes: str) -> dict[str, str]:
     base = base_model_path()
     return {
         "character": CHARSET,
@@ -126,14 +136,23 @@ def main() -> None:
         default=1.0,
         help="weights base + BLEND * (fine-tuned - base); 1 = the checkpoint as trained",
     )
+    p.add_argument(
+        "--head-blend",
+        type=float,
+        default=None,
+        help="the output layer's own BLEND (default: --blend)",
+    )
     p.add_argument("--notes", default="", help="recorded in the metadata (what run, why)")
     args = p.parse_args()
     checkpoint = torch.load(args.checkpoint, weights_only=False)
     model = torch_model()
-    model.load_state_dict(blended(model.state_dict(), checkpoint["model"], args.blend))
+    state = model.state_dict()
+    assert all(k in state for k in HEAD), "the output layer's names changed"
+    model.load_state_dict(blended(state, checkpoint["model"], args.blend, args.head_blend))
     model.eval()
     onnx_model = weights_into_onnx(model)
-    onnx.helper.set_model_props(onnx_model, metadata(checkpoint, args.blend, args.notes))
+    blend = args.blend if args.head_blend is None else {"body": args.blend, "head": args.head_blend}
+    onnx.helper.set_model_props(onnx_model, metadata(checkpoint, blend, args.notes))
     onnx.save(onnx_model, str(args.out))
     differences = largest_difference(model, args.out)
     print("largest |PyTorch - ONNX| per width:", differences)
