@@ -397,11 +397,14 @@ class Hand:
         self, rng: np.random.Generator, pool: list[str], count: int, max_width: float
     ) -> list[str]:
         """Phrases from ``pool`` as this font spells them, wrapped to ``max_width``, in at
-        most ``count`` lines; a phrase is written whole or not at all."""
+        most ``count`` lines; a phrase is written whole or not at all, and not where one of
+        its words alone is wider than the field (a writer would write it smaller, not on
+        into the next field)."""
         lines: list[str] = []
         for index in rng.permutation(len(pool)):
             wrapped = fit_lines([self.spell(pool[index])], self, max_width)
-            if len(lines) + len(wrapped) <= count:
+            fits = all(self.width(line) <= max_width for line in wrapped)
+            if fits and len(lines) + len(wrapped) <= count:
                 lines += wrapped
             if len(lines) == count:
                 break
@@ -567,7 +570,15 @@ def write_field(draw, template, template_field, spec, rng, size, base_size) -> s
         lines = [str(rng.choice(CORPUS[-12:]))] + field_lines("text", rng, 5)
     else:
         lines = field_lines(template_field.id, rng, min(max_lines, 4))
-    lines = fit_lines([hand.spell(line) for line in lines], hand, box_w)[:max_lines]
+    # Each phrase wrapped to the box; one with a word wider than the box alone would run
+    # on into the next field, over its writing: not written.
+    wrapped = [fit_lines([hand.spell(line)], hand, box_w) for line in lines]
+    lines = [
+        line
+        for phrase in wrapped
+        if all(hand.width(part) <= box_w for part in phrase)
+        for line in phrase
+    ][:max_lines]
     if spec.cards and lines and rng.random() < 0.6:
         card_w = max(hand.width(line) for line in lines) + font_size
         card = [

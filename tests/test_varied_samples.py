@@ -220,3 +220,23 @@ def test_board_benchmark_maps_sheet_lines_back_into_the_photo() -> None:
     (line,) = bench.tesseract_lines(tsv)
     assert line.text == "Hallo Welt"
     assert cv2.boundingRect(line.quad.astype(np.int32)) == (10, 20, 61, 13)
+
+
+def test_the_generator_writes_no_word_wider_than_its_field_and_no_box_for_a_missing_letter() -> (
+    None
+):
+    generate_py = load_module("generate", ROOT / "samples" / "generate.py")
+    rng = np.random.default_rng(5)
+    hand = generate_py.Hand(generate_py.FONTS["dkg"], 60, rng)
+    width = hand.width("Generations")
+    pool = ["Generationsübergreifend", "gute Ideen", "Vereine"]
+    lines = hand.phrases(rng, pool, 3, width)
+    assert lines and "Generationsübergreifend" not in lines
+    assert all(hand.width(line) <= width for line in lines)
+    # DkgHandwriting has no dotless ı: "Yılmaz" is written, and true, as "Yilmaz".
+    assert ord("ı") not in hand.glyphs
+    assert hand.spell("Özlem Yılmaz") == "Özlem Yilmaz"
+    # At one size, femke's marker stroke is a third of another font's: its sketch lines
+    # stay open.
+    femke, dkg = (generate_py.Hand(generate_py.FONTS[f], 100, rng) for f in ("femke", "dkg"))
+    assert femke.stroke * 3 <= dkg.stroke
