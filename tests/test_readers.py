@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from PIL import Image, ImageDraw, ImageFont
 
 from flipchart_ocr.cli import cli
+from flipchart_ocr.document import Line, Word
 from flipchart_ocr.errors import ModelError
 from flipchart_ocr.evaluate import edit_distance
 from flipchart_ocr.pipeline import ProcessOptions, read_fields
@@ -154,3 +155,27 @@ def test_a_field_whose_rows_were_found_is_not_looked_at_again() -> None:
     assert len(fine) == 5
     kept = ppocr.with_missed_writing(image, [fine], [Region(box, "f")], found, (1600,))
     assert kept == [fine]
+
+
+def _row(text: str, bbox: tuple[int, int, int, int]) -> Line:
+    words = tuple(Word(w, 90.0) for w in text.split())
+    return Line(text, 90.0, bbox, words, reader="ppocr")
+
+
+def test_rows_on_one_line_of_writing_are_read_as_one_line_left_to_right() -> None:
+    # "ruhiger" has descenders: its box reaches lower, so its middle lies below that of
+    # "Bezirk", written a little higher on the same line.
+    ruhiger, bezirk = _row("ruhiger", (10, 100, 200, 60)), _row("Bezirk", (230, 88, 180, 50))
+    below = _row("Runder Tisch", (12, 190, 300, 55))
+    far = _row("Notiz", (1200, 100, 120, 50))  # on the line's height, but far off: its own
+    lines = ppocr.in_reading_order([below, bezirk, None, ruhiger, far])
+    assert [line.text for line in lines] == ["ruhiger Bezirk", "Notiz", "Runder Tisch"]
+    joined = lines[0]
+    assert joined.bbox == (10, 88, 400, 72)
+    assert [w.text for w in joined.words] == ["ruhiger", "Bezirk"]
+    # Two rows one above the other, overlapping across, stay two lines.
+    upper, lower = _row("Mehr", (10, 100, 200, 60)), _row("Kitas", (40, 135, 200, 60))
+    assert [line.text for line in ppocr.in_reading_order([lower, upper])] == ["Mehr", "Kitas"]
+    # A freeform sheet's rows stay apart: the layout makes blocks of them.
+    apart = ppocr.in_reading_order([bezirk, ruhiger], join=False)
+    assert [line.text for line in apart] == ["Bezirk", "ruhiger"]

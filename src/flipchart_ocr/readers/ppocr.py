@@ -473,7 +473,12 @@ class PPOCRReader:
         per_region = without_label_rows(image, per_region, regions, found)
         in_order = [box for boxes_of_region in per_region for box in boxes_of_region]
         lines = iter(read_boxes(image, in_order, self.lexicon, found))
-        return Reading([_in_reading_order([next(lines) for _ in part]) for part in per_region])
+        return Reading(
+            [
+                in_reading_order([next(lines) for _ in part], join=not region.sparse)
+                for part, region in zip(per_region, regions, strict=True)
+            ]
+        )
 
     def settings(self) -> dict[str, object]:
         return {
@@ -702,10 +707,68 @@ def assign_to_regions(boxes: list[Box], regions: list[BBox]) -> list[list[Box]]:
     return per_region
 
 
-def _in_reading_order(lines: list[Line | None]) -> list[Line]:
-    """The lines (noise dropped) top to bottom, by their middles, then left to right."""
-    found = [line for line in lines if line is not None]
-    return sorted(found, key=lambda line: (line.bbox[1] + line.bbox[3] // 2, line.bbox[0]))
+# Rows the detector found apart on one line of writing (a word set a little higher, or
+# one box's middle lowered by its descenders: "Bezirk" read before "ruhiger") are one line,
+# joined left to right: they overlap this share of the lower one's height, lie side by side
+# (overlapping by at most this share of it across) and at most SAME_LINE_GAP row heights
+# apart.
+SAME_LINE_OVERLAP = 0.5
+SAME_LINE_GAP = 1.5
+
+
+def in_reading_order(lines: list[Line | None], join: bool = True) -> list[Line]:
+    """The lines (noise dropped) top to bottom by their middles; with ``join``, rows on
+    one line of writing joined into one, left to right. A freeform sheet's lines are not
+    joined: cards and notes side by side are blocks of their own (``layout.arrange``), and
+    joining them cost the boards their reading order (CER in reading order, boards with
+    real hands, 0.177 -> 0.362)."""
+    found = sorted(
+        (line for line in lines if line is not None),
+        key=lambda line: (line.bbox[1] + line.bbox[3] / 2, line.bbox[0]),
+    )
+    if not join:
+        return found
+    text_lines: list[list[Line]] = []
+    for line in found:
+        home = next((rows for rows in reversed(text_lines) if _on_the_line(line, rows)), None)
+        if home is None:
+            text_lines.append([line])
+        else:
+            home.append(line)
+    return [_joined(sorted(rows, key=lambda row: row.bbox[0])) for rows in text_lines]
+
+
+def _on_the_line(line: Line, rows: list[Line]) -> bool:
+    """``line`` lies beside one of ``rows`` on their line of writing, and across none."""
+    return any(_beside(line.bbox, row.bbox) for row in rows) and not any(
+        _across(line.bbox, row.bbox) for row in rows
+    )
+
+
+def _beside(a: BBox, b: BBox) -> bool:
+    height = min(a[3], b[3])
+    vertical = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    gap = max(a[0], b[0]) - min(a[0] + a[2], b[0] + b[2])
+    return vertical >= SAME_LINE_OVERLAP * height and gap <= SAME_LINE_GAP * max(a[3], b[3])
+
+
+def _across(a: BBox, b: BBox) -> bool:
+    """The boxes overlap across (left to right) by more than half the lower one's height."""
+    horizontal = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    return horizontal > SAME_LINE_OVERLAP * min(a[3], b[3])
+
+
+def _joined(rows: list[Line]) -> Line:
+    """Rows of one line of writing, left to right, as one line."""
+    if len(rows) == 1:
+        return rows[0]
+    words = tuple(word for row in rows for word in row.words)
+    left, top = min(r.bbox[0] for r in rows), min(r.bbox[1] for r in rows)
+    right = max(r.bbox[0] + r.bbox[2] for r in rows)
+    bottom = max(r.bbox[1] + r.bbox[3] for r in rows)
+    text = " ".join(row.text for row in rows)
+    bbox = (left, top, right - left, bottom - top)
+    return Line(text, line_confidence(words), bbox, words, reader=rows[0].reader)
 
 
 def _overlap(a: BBox, b: BBox) -> int:
