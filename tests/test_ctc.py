@@ -13,12 +13,12 @@ from flipchart_ocr.readers import ctc
 CHARSET = " abcdehnsu"  # class k > 0 is CHARSET[k - 1]; class 0 the blank
 
 
-def frames(*columns: dict[str, float]) -> np.ndarray:
+def frames(*columns: dict[str, float], charset: str = CHARSET) -> np.ndarray:
     """A classes x frames probability matrix; what a column leaves out goes to the blank."""
-    matrix = np.zeros((len(CHARSET) + 1, len(columns)))
+    matrix = np.zeros((len(charset) + 1, len(columns)))
     for t, column in enumerate(columns):
         for char, p in column.items():
-            matrix[CHARSET.index(char) + 1, t] = p
+            matrix[charset.index(char) + 1, t] = p
         matrix[0, t] = 1.0 - sum(column.values())
     return matrix
 
@@ -142,12 +142,7 @@ def _row(charset: str, letters: str, doubt: dict[int, dict[str, float]]) -> np.n
     columns: list[dict[str, float]] = []
     for i, char in enumerate(letters):
         columns += [doubt.get(i, {char: 0.95}), {}]
-    matrix = np.zeros((len(charset) + 1, len(columns)))
-    for t, column in enumerate(columns):
-        for char, p in column.items():
-            matrix[charset.index(char) + 1, t] = p
-        matrix[0, t] = 1.0 - sum(column.values())
-    return matrix
+    return frames(*columns, charset=charset)
 
 
 def _texts(words: list) -> list[str]:
