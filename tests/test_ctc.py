@@ -197,3 +197,18 @@ def test_a_word_read_surely_is_not_replaced_even_by_a_nearly_as_likely_one() -> 
     doubtful = _row(charset, "NODE", {0: {"N": 0.6}})
     (word,) = ctc.read_words(doubtful, charset, lexicon)
     assert (word.text, word.read_as) == ("ODE", "NODE")
+
+
+def test_a_doubtful_space_and_b_after_a_fragment_are_an_eszett() -> None:
+    def emissions(text: str, space: float) -> list[ctc.Emission]:
+        return [ctc.Emission(c, space if c == " " else 0.9, i) for i, c in enumerate(text)]
+
+    def read(text: str, space: float) -> str:
+        mended = ctc.eszett_for_spaced_b(emissions(text, space), ctc.Lexicon(["im"]))
+        return "".join(e.char for e in mended)
+
+    assert read("Lo Bnig", 0.6) == "Loßnig"  # a handwritten ß: stem as gap, bowl as B
+    assert read("Lo Bnig", 0.95) == "Lo Bnig"  # a space the model is sure of stays
+    assert read("im Bereich", 0.6) == "im Bereich"  # a word before it: a real space
+    assert read("Kleinmölsen Börnersdorf", 0.6) == "Kleinmölsen Börnersdorf"  # no fragment
+    assert read("Lo BNIG", 0.6) == "Lo BNIG"  # capitals after it: no ß
