@@ -6,6 +6,7 @@ extensions); ``Sheet.from_dict()`` reads it back, so JSON round-trips.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -17,6 +18,14 @@ LOW_CONFIDENCE = 60.0
 
 Point = tuple[float, float]
 BBox = tuple[int, int, int, int]  # x, y, w, h
+
+
+def enclosing(boxes: Iterable[BBox]) -> BBox:
+    """The smallest box that holds all of ``boxes``."""
+    corners = [(x, y, x + w, y + h) for x, y, w, h in boxes]
+    left, top = min(c[0] for c in corners), min(c[1] for c in corners)
+    right, bottom = max(c[2] for c in corners), max(c[3] for c in corners)
+    return (left, top, right - left, bottom - top)
 
 
 @dataclass(frozen=True)

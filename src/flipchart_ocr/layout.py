@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .document import BBox, Block, Line, Word
+from .document import BBox, Block, Line, Word, enclosing
 
 # -- ink and bullet marks ---------------------------------------------------------------------
 
@@ -759,14 +759,6 @@ def kind_of(block: list[Placed], is_heading: bool) -> str:
     return "paragraph"
 
 
-def _union(lines: list[Line]) -> BBox:
-    x0 = min(line.bbox[0] for line in lines)
-    y0 = min(line.bbox[1] for line in lines)
-    x1 = max(line.bbox[0] + line.bbox[2] for line in lines)
-    y1 = max(line.bbox[1] + line.bbox[3] for line in lines)
-    return (x0, y0, x1 - x0, y1 - y0)
-
-
 def arrange(lines: list[Line], image: np.ndarray) -> tuple[list[Line], list[Block]]:
     """``lines`` (in pixels of ``image``, the rectified sheet) in reading order, and the
     blocks they form: indices into that order, each block's box its card's or its lines'."""
@@ -792,7 +784,7 @@ def arrange(lines: list[Line], image: np.ndarray) -> tuple[list[Line], list[Bloc
         first = len(ordered)
         ordered += members
         kind = kind_of(groups[g], position == 0 and heading)
-        box = _card_box(groups[g][0].card, image) or _union(members)
+        box = _card_box(groups[g][0].card, image) or enclosing(line.bbox for line in members)
         blocks.append(Block(box, tuple(range(first, len(ordered))), kind))
     return ordered, blocks
 

@@ -20,7 +20,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ..document import BBox, Line, Word
+from ..document import BBox, Line, Word, enclosing
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,16 @@ def line_confidence(words: tuple[Word, ...]) -> float:
     if total == 0:
         return 0.0
     return sum(w.confidence * len(w.text) for w in words) / total
+
+
+def joined(lines: list[Line]) -> Line:
+    """Lines of one row of writing, in the order given (left to right), as one line."""
+    if len(lines) == 1:
+        return lines[0]
+    words = tuple(word for line in lines for word in line.words)
+    text = " ".join(line.text for line in lines)
+    bbox = enclosing(line.bbox for line in lines)
+    return Line(text, line_confidence(words), bbox, words, reader=lines[0].reader)
 
 
 def field_confidence(lines: list[Line]) -> float:

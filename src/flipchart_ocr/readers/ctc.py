@@ -366,7 +366,7 @@ def in_known_case(
     clearly in its case stay as read. The first word of a sentence keeps its capital.
     """
     text = decoded.text
-    if not (len(text) >= 2 and text.isalpha() and text[1:].islower()) or read[0].frame < 0:
+    if not (len(text) >= 2 and text.isalpha() and text[1:].islower()):
         return decoded
     if _other_case_share(read[0], probabilities, charset) < CASE_DOUBT:
         return decoded
@@ -403,19 +403,15 @@ def abbreviation_split(
     reads none. A stop between letters and a capitalised word ends an abbreviation or a
     sentence either way; "z.B." and "U.S.A." have no small letter after the capital.
     """
-    parts, start, begin = [], 0, first
-    for i in range(1, len(word) - 2):
-        stop_then_word = (
-            word[i].char == "."
-            and word[i - 1].char.isalpha()
-            and word[i + 1].char.isupper()
-            and word[i + 2].char.islower()
-        )
-        if stop_then_word:
-            parts.append((word[start : i + 1], begin, word[i + 1].frame))
-            start, begin = i + 1, word[i + 1].frame
-    parts.append((word[start:], begin, last))
-    return parts
+    cuts = [
+        i + 1
+        for i in range(1, len(word) - 2)
+        if word[i].char == "."
+        and word[i - 1].char.isalpha()
+        and word[i + 1].char.isupper()
+        and word[i + 2].char.islower()
+    ]
+    return _cut(word, first, last, cuts)
 
 
 def run_together_split(
@@ -428,14 +424,25 @@ def run_together_split(
     "GröfereSile"); German words have no capitals inside, and an English one rarely
     ("McDonald" is split too, a price worth paying on flipcharts).
     """
-    parts, start, begin = [], 0, first
+    cuts: list[int] = []
     for i in range(2, len(word) - 1):
         small_capital_small = (
             word[i - 1].char.islower() and word[i].char.isupper() and word[i + 1].char.islower()
         )
-        if small_capital_small and i - start >= 2:
-            parts.append((word[start:i], begin, word[i].frame))
-            start, begin = i, word[i].frame
+        if small_capital_small and i - (cuts[-1] if cuts else 0) >= 2:
+            cuts.append(i)
+    return _cut(word, first, last, cuts)
+
+
+def _cut(
+    word: list[Emission], first: int, last: int, cuts: list[int]
+) -> list[tuple[list[Emission], int, int]]:
+    """``word`` cut before each of the letters ``cuts`` (ascending), each part with its
+    frame span: a part after a cut starts at its first letter's frame."""
+    parts, start, begin = [], 0, first
+    for cut in cuts:
+        parts.append((word[start:cut], begin, word[cut].frame))
+        start, begin = cut, word[cut].frame
     parts.append((word[start:], begin, last))
     return parts
 

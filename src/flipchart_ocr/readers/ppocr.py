@@ -28,7 +28,7 @@ import numpy as np
 from .. import fields, wordlists
 from ..document import BBox, Line
 from ..errors import ModelError
-from . import Reading, Region, ctc, is_noise, line_confidence
+from . import Reading, Region, ctc, is_noise, joined, line_confidence
 from .ink import has_ink, ink_image, line_height, remove_box_lines
 
 PACKAGE = "rapidocr"
@@ -735,7 +735,7 @@ def in_reading_order(lines: list[Line | None], join: bool = True) -> list[Line]:
             text_lines.append([line])
         else:
             home.append(line)
-    return [_joined(sorted(rows, key=lambda row: row.bbox[0])) for rows in text_lines]
+    return [joined(sorted(rows, key=lambda row: row.bbox[0])) for rows in text_lines]
 
 
 def _on_the_line(line: Line, rows: list[Line]) -> bool:
@@ -756,19 +756,6 @@ def _across(a: BBox, b: BBox) -> bool:
     """The boxes overlap across (left to right) by more than half the lower one's height."""
     horizontal = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
     return horizontal > SAME_LINE_OVERLAP * min(a[3], b[3])
-
-
-def _joined(rows: list[Line]) -> Line:
-    """Rows of one line of writing, left to right, as one line."""
-    if len(rows) == 1:
-        return rows[0]
-    words = tuple(word for row in rows for word in row.words)
-    left, top = min(r.bbox[0] for r in rows), min(r.bbox[1] for r in rows)
-    right = max(r.bbox[0] + r.bbox[2] for r in rows)
-    bottom = max(r.bbox[1] + r.bbox[3] for r in rows)
-    text = " ".join(row.text for row in rows)
-    bbox = (left, top, right - left, bottom - top)
-    return Line(text, line_confidence(words), bbox, words, reader=rows[0].reader)
 
 
 def _overlap(a: BBox, b: BBox) -> int:

@@ -24,7 +24,7 @@ from PIL import Image
 
 from ..document import Line, Word
 from ..errors import OcrError, OcrTimeout
-from . import Reading, Region, field_confidence, is_noise, line_confidence
+from . import Reading, Region, field_confidence, is_noise, joined, line_confidence
 from .ink import (
     darken,
     has_ink,
@@ -204,24 +204,11 @@ def merge_rows(lines: list[Line]) -> list[Line]:
             row.append(line)
         else:
             rows.append([line])
-    return [_join(sorted(row, key=lambda line: line.bbox[0])) for row in rows]
+    return [joined(sorted(row, key=lambda line: line.bbox[0])) for row in rows]
 
 
 def _center(row: list[Line]) -> float:
     return sum(line.bbox[1] + line.bbox[3] / 2 for line in row) / len(row)
-
-
-def _join(row: list[Line]) -> Line:
-    if len(row) == 1:
-        return row[0]
-    words = tuple(w for line in row for w in line.words)
-    left = min(line.bbox[0] for line in row)
-    top = min(line.bbox[1] for line in row)
-    right = max(line.bbox[0] + line.bbox[2] for line in row)
-    bottom = max(line.bbox[1] + line.bbox[3] for line in row)
-    text = " ".join(line.text for line in row)
-    box = (left, top, right - left, bottom - top)
-    return Line(text, line_confidence(words), box, words, reader="tesseract")
 
 
 @dataclass(frozen=True)
