@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -107,6 +108,38 @@ def test_a_box_drawn_on_plain_paper_does_not_become_the_sheet(
     # the paper fills about 70 % of the photo; the box drawn on it, about 15 %
     assert area > 0.5 * photo.shape[0] * photo.shape[1]
     assert y.min() < 0.2 * photo.shape[0]  # the page's top, with "Hello World"
+
+
+WHITEBOARDS = REALDATA / "1_whiteboard_flipchart_photos" / "johntigue_whiteboarder"
+
+
+@pytest.mark.skipif(not WHITEBOARDS.is_dir(), reason="../shared/realdata is not here")
+def test_a_frame_drawn_on_a_whiteboard_is_not_taken_for_a_sheet() -> None:
+    """The board's writing lies outside the drawn box ("BG IN HIGHLIGHT"): taking the box
+    for the sheet read nothing at all."""
+    photo, _ = read_photo(WHITEBOARDS / "touch_of_orange.left_input.png")
+    assert not rectify.find_sheet(photo).found
+
+
+def _board_with_a_drawn_frame(wall: int) -> np.ndarray:
+    """A white board (or a sheet on a wall of grey ``wall``) darker at its edges, with a
+    box drawn on it in a broad marker."""
+    photo = np.full((900, 1200, 3), wall, np.float32)
+    photo[100:800, 150:1050] = 225  # the sheet; all of the photo when the wall is as white
+    rows, columns = np.mgrid[0:900, 0:1200]
+    photo *= (1 - 0.15 * np.hypot((columns - 600) / 600, (rows - 450) / 450) ** 2)[..., None]
+    photo[:, :, 0] -= 8  # warm light
+    photo = np.clip(photo, 0, 255).astype(np.uint8)
+    cv2.rectangle(photo, (350, 250), (850, 600), (30, 30, 30), 12)
+    return cv2.GaussianBlur(photo, (3, 3), 0)
+
+
+def test_a_drawn_frame_gives_way_to_the_sheet_it_is_drawn_on() -> None:
+    board = rectify.find_sheet(_board_with_a_drawn_frame(wall=225))
+    assert not board.found
+    sheet = rectify.find_sheet(_board_with_a_drawn_frame(wall=90))
+    assert sheet.found
+    assert np.abs(sheet.corners - [[150, 100], [1049, 100], [1049, 799], [150, 799]]).max() < 15
 
 
 def test_sheet_touching_its_neighbour_is_told_apart(templates: dict[str, Template]) -> None:

@@ -51,6 +51,11 @@ MIN_SIDE_CONTRAST_SHARE = 0.3
 # Edge lines thinner than the detection copy's long side over this are cut off the
 # filled edge outlines (a dilated edge line is about 5 px wide at 900 px).
 SPUR_WIDTH_DIVISOR = 60
+# A quad with three sides or four that have, on this share of it, paper as white as inside at
+# FRAME_BEYOND of the photo's longer side past it (beyond any marker line) is a frame
+# drawn on a board, not a sheet's edge.
+FRAME_BEYOND = 0.04
+DRAWN_SIDE_SHARE = 0.6
 # Whiteness (0-255) by which the sheet must exceed the band just around it.
 MIN_SHEET_CONTRAST = 12
 # The rectified sheet is at most this tall (or wide): marker text stays well
@@ -180,6 +185,8 @@ def _ranked_quads(
         if min(sides) < MIN_SIDE_SUPPORT or not _is_plausible_quad(quad):
             continue
         if not _paper_inside(quad, white, sides) or not _stands_out(quad, white):
+            continue
+        if _is_drawn_frame(quad, white):
             continue
         # Equal support: the larger quad is the whole sheet. Only equal to a sample or
         # so, though: a quad with a side slightly off an edge is more often the sheet
@@ -378,6 +385,33 @@ def side_contrast(quad: np.ndarray, white: np.ndarray) -> list[float]:
         outside = _sample(image, points + normal * reach)
         shares.append(float(np.mean(inside - outside > SIDE_CONTRAST)))
     return shares
+
+
+def _is_drawn_frame(quad: np.ndarray, white: np.ndarray) -> bool:
+    """Three sides of the quad or all four are lines drawn on a board or sheet that goes
+    on past them (the fourth may run along a drawing or the photo's edge).
+
+    A sheet's edge is a step: past it lies the wall, the table or the gap to a
+    neighbour, darker than paper. A frame drawn in marker (a box around a diagram on a
+    whiteboard) is a ridge: a little past its line the board is as white as inside.
+    """
+    ordered = order_corners(quad)
+    center = ordered.mean(axis=0)
+    reach = max(3.0, 0.012 * max(white.shape))
+    beyond = FRAME_BEYOND * max(white.shape)
+    height, width = white.shape[:2]
+    image = white.astype(np.float32)
+    drawn = 0
+    for i in range(4):
+        start, end = ordered[i], ordered[(i + 1) % 4]
+        normal = _outward_normal(start, end, center)
+        points = start + (end - start) * np.linspace(0.05, 0.95, 40)[:, None]
+        far = points + normal * beyond
+        in_photo = (far[:, 0] >= 0) & (far[:, 0] < width) & (far[:, 1] >= 0) & (far[:, 1] < height)
+        inside = _sample(image, points - normal * reach)
+        board = in_photo & (_sample(image, far) > inside - SIDE_CONTRAST)
+        drawn += bool(board.mean() >= DRAWN_SIDE_SHARE)
+    return drawn >= 3
 
 
 def _paper_inside(quad: np.ndarray, white: np.ndarray, support: list[float]) -> bool:
