@@ -102,6 +102,31 @@ def test_a_pinboard_reads_card_by_card_title_first_columns_kept_together(
     assert [i for block in field.blocks for i in block.lines] == list(range(len(field.lines)))
 
 
+SMALL_CARDS = [["Spielplatz sanieren"], ["mehr Grün"], ["Bänke am Markt"], ["Fahrradwege"]]
+
+
+def pinboard_from_afar() -> Image.Image:
+    """A title card and four cards with small writing far apart: a whole pinboard taken
+    from a distance. The cards' writing is a tenth of the title's height."""
+    image = Image.new("RGB", (2000, 1500), FELT)
+    draw = ImageDraw.Draw(image)
+    _card(draw, (560, 80, 1440, 230), (252, 236, 120), [HEADING], ImageFont.truetype(BOLD, 56))
+    small = ImageFont.truetype(HAND, 17)
+    for k, lines in enumerate(SMALL_CARDS):
+        left, top = 130 + (k % 2) * 1000, 500 + (k // 2) * 450
+        _card(draw, (left, top, left + 420, top + 160), PAPER, lines, small)
+    return image
+
+
+def test_small_writing_on_cards_far_apart_is_found(
+    tmp_path: Path, templates: dict[str, Template]
+) -> None:
+    """A freeform sheet's rows cannot be measured from its ink (cards side by side run into
+    one band); detected at the size for measured rows, three of these cards were lost."""
+    field = _read(tmp_path, pinboard_from_afar(), templates)
+    _assert_blocks_read(field, [HEADING] + [" ".join(card) for card in SMALL_CARDS])
+
+
 # -- end to end: a flipchart with bullets, voting dots and an arrow -------------------------
 
 BULLETS = [["Treffpunkte für", "Jugendliche"], ["Nachbarschaftsfest"], ["Sprachkurse", "am Abend"]]
