@@ -176,6 +176,15 @@ def test_rows_on_one_line_of_writing_are_read_as_one_line_left_to_right() -> Non
     # Two rows one above the other, overlapping across, stay two lines.
     upper, lower = _row("Mehr", (10, 100, 200, 60)), _row("Kitas", (40, 135, 200, 60))
     assert [line.text for line in ppocr.in_reading_order([lower, upper])] == ["Mehr", "Kitas"]
+    # A wide gap between words on a wide field (under two heights) is still one line, and
+    # its words keep their order though the second's middle lies higher.
+    first, second = (
+        _row("Buschhäuser", (10, 124, 177, 53)),
+        _row("Mühlenbecker", (310, 114, 569, 66)),
+    )
+    assert [line.text for line in ppocr.in_reading_order([second, first])] == [
+        "Buschhäuser Mühlenbecker"
+    ]
     # A freeform sheet's rows stay apart: the layout makes blocks of them.
     apart = ppocr.in_reading_order([bezirk, ruhiger], join=False)
     assert [line.text for line in apart] == ["Bezirk", "ruhiger"]

@@ -719,9 +719,12 @@ def assign_to_regions(boxes: list[Box], regions: list[BBox]) -> list[list[Box]]:
 # one box's middle lowered by its descenders: "Bezirk" read before "ruhiger") are one line,
 # joined left to right: they overlap this share of the lower one's height, lie side by side
 # (overlapping by at most this share of it across) and at most SAME_LINE_GAP row heights
-# apart.
+# apart. Writers leave wide gaps on a wide field ("Buschhäuser", 1.9 heights, then
+# "Mühlenbecker Land" was read as two lines in the wrong order); the real-hand posters
+# read the same from 2 to 8 heights, the font sets the same from 1.5 to 4. Rows further
+# apart on one line are the same text in the same order either way.
 SAME_LINE_OVERLAP = 0.5
-SAME_LINE_GAP = 1.5
+SAME_LINE_GAP = 2.5
 
 
 def in_reading_order(lines: list[Line | None], join: bool = True) -> list[Line]:
