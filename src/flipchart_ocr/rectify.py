@@ -372,19 +372,32 @@ def side_contrast(quad: np.ndarray, white: np.ndarray) -> list[float]:
     Edge support alone is fooled by a side cutting across the sheet's own box lines
     and writing; a real sheet edge has paper on its inner side only.
     """
-    ordered = order_corners(quad)
-    center = ordered.mean(axis=0)
-    reach = max(3.0, 0.012 * max(white.shape))
+    reach = _side_reach(white)
     image = white.astype(np.float32)
     shares = []
-    for i in range(4):
-        start, end = ordered[i], ordered[(i + 1) % 4]
-        normal = _outward_normal(start, end, center)
-        points = start + (end - start) * np.linspace(0.05, 0.95, 40)[:, None]
+    for points, normal in _side_points(quad):
         inside = _sample(image, points - normal * reach)
         outside = _sample(image, points + normal * reach)
         shares.append(float(np.mean(inside - outside > SIDE_CONTRAST)))
     return shares
+
+
+def _side_reach(white: np.ndarray) -> float:
+    """How far from a side its inside and outside are sampled (past a drawn line's blur)."""
+    return max(3.0, 0.012 * max(white.shape))
+
+
+def _side_points(quad: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per side of the quad (clockwise from the top), 40 points along it (its ends left
+    out, where the corners' neighbourhood blurs it) and its outward unit normal."""
+    ordered = order_corners(quad)
+    center = ordered.mean(axis=0)
+    sides = []
+    for i in range(4):
+        start, end = ordered[i], ordered[(i + 1) % 4]
+        points = start + (end - start) * np.linspace(0.05, 0.95, 40)[:, None]
+        sides.append((points, _outward_normal(start, end, center)))
+    return sides
 
 
 def _is_drawn_frame(quad: np.ndarray, white: np.ndarray) -> bool:
@@ -395,17 +408,12 @@ def _is_drawn_frame(quad: np.ndarray, white: np.ndarray) -> bool:
     neighbour, darker than paper. A frame drawn in marker (a box around a diagram on a
     whiteboard) is a ridge: a little past its line the board is as white as inside.
     """
-    ordered = order_corners(quad)
-    center = ordered.mean(axis=0)
-    reach = max(3.0, 0.012 * max(white.shape))
+    reach = _side_reach(white)
     beyond = FRAME_BEYOND * max(white.shape)
     height, width = white.shape[:2]
     image = white.astype(np.float32)
     drawn = 0
-    for i in range(4):
-        start, end = ordered[i], ordered[(i + 1) % 4]
-        normal = _outward_normal(start, end, center)
-        points = start + (end - start) * np.linspace(0.05, 0.95, 40)[:, None]
+    for points, normal in _side_points(quad):
         far = points + normal * beyond
         in_photo = (far[:, 0] >= 0) & (far[:, 0] < width) & (far[:, 1] >= 0) & (far[:, 1] < height)
         inside = _sample(image, points - normal * reach)
