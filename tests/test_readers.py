@@ -159,6 +159,31 @@ def test_a_field_whose_rows_were_found_is_not_looked_at_again() -> None:
     assert kept == [fine]
 
 
+def test_rows_the_detector_missed_are_cut_from_the_inks_profile_and_read() -> None:
+    """At 736 px the detector finds at most two of the five packed rows; the rest are cut
+    from the profile of the ink left over, one box a row, and read."""
+    image, box, rows = _field_of_packed_heavy_capitals()
+    found = ppocr.models()
+    (coarse,) = ppocr.assign_to_regions(found.detect(image, (736,)), [box])
+    assert len(coarse) <= 2
+    small, scale = ppocr._measuring_copy(image)
+
+    missed = ppocr.rows_of_missed_ink(small, box, scale, coarse)
+    assert len(coarse) + len(missed) == 5
+    every = sorted(coarse + missed, key=lambda b: b.bbox[1])
+    read = [line.text for line in ppocr.read_boxes(image, every, None, found) if line]
+    assert edit_distance("\n".join(read), "\n".join(rows)) <= 6, read
+
+
+def test_no_row_is_cut_where_the_detector_found_every_row() -> None:
+    image, box, _ = _field_of_packed_heavy_capitals()
+    found = ppocr.models()
+    (fine,) = ppocr.assign_to_regions(found.detect(image, (1600,)), [box])
+    assert len(fine) == 5
+    small, scale = ppocr._measuring_copy(image)
+    assert ppocr.rows_of_missed_ink(small, box, scale, fine) == []
+
+
 def _row(text: str, bbox: tuple[int, int, int, int]) -> Line:
     words = tuple(Word(w, 90.0) for w in text.split())
     return Line(text, 90.0, bbox, words, reader="ppocr")

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+
 import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from flipchart_ocr.readers import ink, tesseract
 
-from .conftest import DEJAVU
+from .conftest import DEJAVU, ROOT
+
+DHSD = ROOT / "tests" / "fixtures" / "dhsd"
 
 DEJAVU_BOLD = DEJAVU.replace("DejaVuSans.ttf", "DejaVuSans-Bold.ttf")
 
@@ -129,3 +133,39 @@ def test_a_card_edge_does_not_pass_for_one_huge_text_row() -> None:
             cv2.rectangle(gray, (left, top), (left + 20, top + 30), 0, -1)  # letters 30 px tall
     assert ink.line_height(gray) > 200  # the card makes one band of the whole crop
     assert 30 <= ink.plausible_row_height(gray) <= 60
+
+
+def _dhsd_ink() -> list[np.ndarray]:
+    """The real handwritten words of the fixtures, cropped to their ink, at a natural
+    width (the dataset squeezes every word to 256 x 64)."""
+    with (DHSD / "labels.tsv").open(encoding="utf-8") as f:
+        files = [row["file"] for row in csv.DictReader(f, delimiter="\t")]
+    words = []
+    for name in files:
+        gray = cv2.resize(cv2.imread(str(DHSD / name), cv2.IMREAD_GRAYSCALE), None, fx=1.6, fy=1)
+        ys, xs = np.nonzero(gray < 128)
+        words.append(gray[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1])
+    return words
+
+
+def _on_paper(*words: np.ndarray, overlap: int = 0) -> np.ndarray:
+    """The words one under the other, each reaching ``overlap`` pixels into the one above."""
+    height = sum(w.shape[0] for w in words) - overlap * (len(words) - 1) + 40
+    page = np.full((height, max(w.shape[1] for w in words) + 40), 255, np.uint8)
+    top = 20
+    for word in words:
+        area = page[top : top + word.shape[0], 20 : 20 + word.shape[1]]
+        np.minimum(area, word, out=area)
+        top += word.shape[0] - overlap
+    return page
+
+
+def test_ink_rows_cuts_real_handwritten_rows_that_touch_and_keeps_a_word_whole() -> None:
+    """Rows written close run into one band of the ink's profile; a cut at the profile's
+    dip parts them. A word's ascenders, descenders and umlaut dots stay in its row."""
+    words = _dhsd_ink()
+    assert [len(ink.ink_rows(_on_paper(word))) for word in words] == [1] * len(words)
+    pairs = [_on_paper(a, b, overlap=6) for a, b in zip(words[0::2], words[1::2], strict=True)]
+    touching = [page for page in pairs if len(ink.row_bands(page)) == 1]
+    assert len(touching) >= 6  # the premise: most pairs run into one band
+    assert sum(len(ink.ink_rows(page)) == 2 for page in touching) >= len(touching) - 1
