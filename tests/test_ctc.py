@@ -212,3 +212,22 @@ def test_a_doubtful_space_and_b_after_a_fragment_are_an_eszett() -> None:
     assert read("im Bereich", 0.6) == "im Bereich"  # a word before it: a real space
     assert read("Kleinmölsen Börnersdorf", 0.6) == "Kleinmölsen Börnersdorf"  # no fragment
     assert read("Lo BNIG", 0.6) == "Lo BNIG"  # capitals after it: no ß
+
+
+def test_a_doubtful_space_inside_a_word_no_list_knows_is_taken_out() -> None:
+    """A pen lift read as a space: "Sülze tal" is "Sülzetal". A space the model is sure
+    of stays, and so does one beside a known word or before a capital."""
+    charset = " MSTZaelmrtzü"
+    lexicon = ctc.Lexicon(["Tal", "Meer"])
+
+    def read(text: str, space: float) -> list[str]:
+        doubt = {text.index(" "): {" ": space}}
+        return _texts(ctc.read_words(_row(charset, text, doubt), charset, lexicon))
+
+    assert read("Sülze zat", 0.6) == ["Sülzezat"]
+    (joined,) = ctc.read_words(_row(charset, "Sülze zat", {5: {" ": 0.6}}), charset, lexicon)
+    assert joined.confidence <= ctc.UNKNOWN_CONFIDENCE  # an unknown word: flagged
+    assert read("Sülze zat", 0.95) == ["Sülze", "zat"]  # a sure space
+    assert read("Sülze tal", 0.6) == ["Sülze", "tal"]  # a known word after it
+    assert read("Meer zat", 0.6) == ["Meer", "zat"]  # a known word before it
+    assert read("Sülze Zat", 0.6) == ["Sülze", "Zat"]  # a capital: a word of its own
