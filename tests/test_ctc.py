@@ -231,3 +231,10 @@ def test_a_doubtful_space_inside_a_word_no_list_knows_is_taken_out() -> None:
     assert read("Sülze tal", 0.6) == ["Sülze", "tal"]  # a known word after it
     assert read("Meer zat", 0.6) == ["Meer", "zat"]  # a known word before it
     assert read("Sülze Zat", 0.6) == ["Sülze", "Zat"]  # a capital: a word of its own
+
+
+def test_an_eszett_emitted_twice_is_read_once() -> None:
+    charset = " aegklrstß"
+    doubled = _row(charset, "straßße", {})
+    assert _texts(ctc.read_words(doubled, charset)) == ["straße"]
+    assert _texts(ctc.read_words(_row(charset, "strasse", {}), charset)) == ["strasse"]

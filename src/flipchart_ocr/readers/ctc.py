@@ -313,7 +313,7 @@ def read_words(
     letters' probabilities); an unknown word replaced by a nearly as likely known one
     keeps what the model read in ``read_as`` and is flagged (confidence 50), one left
     as read is flagged unless the model is sure of it."""
-    emissions = greedy(probabilities, charset)
+    emissions = single_eszett(greedy(probabilities, charset))
     if lexicon:
         emissions = eszett_for_spaced_b(emissions, lexicon)
     found: list[Word] = []
@@ -500,6 +500,16 @@ def eszett_for_capital_b(word: list[Emission]) -> list[Emission]:
         if e.char == "B" and i > 0 and word[i - 1].char.islower()
         else e
         for i, e in enumerate(word)
+    ]
+
+
+def single_eszett(emissions: list[Emission]) -> list[Emission]:
+    """A ß emitted twice in a row read once: German never doubles it, and the model
+    now and then emits a wide handwritten ß at two frames ("Hagelstraßße")."""
+    return [
+        e
+        for i, e in enumerate(emissions)
+        if not (e.char == "ß" and i and emissions[i - 1].char == "ß")
     ]
 
 
