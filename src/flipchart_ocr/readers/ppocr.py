@@ -595,13 +595,14 @@ def read_boxes(
 MISSED_INK = 0.5  # the share of a field's ink in no detected row that calls for a second look
 RETRY_SCALE = 2.0
 # Where a fifth of the field's ink is still in no row after that, the rows of that ink
-# are cut from its horizontal profile and read as they are. Reading stage, field CER /
-# word F1, before and after: user templates 0.120 / 0.748 -> 0.093 / 0.739, seed 3000
-# 0.095 / 0.729 -> 0.088 / 0.723, samples 0.058 / 0.762 -> 0.052 / 0.775, seed 1000
-# 0.077 / 0.700 -> 0.073 / 0.694; unseen sets made for the check: seed 9000 0.131 ->
-# 0.124, user templates seed 9300 0.110 -> 0.108; real-hand posters unchanged (no row
-# added). The same within 0.005 from 0.12 to 0.3. A row read this way is mostly flagged:
-# the detector could not see it, and its reading is often poor.
+# are cut from its horizontal profile (``ink.ink_rows``) and read as they are. Reading
+# stage, field CER / word F1, before and after: user templates 0.120 / 0.748 -> 0.090 /
+# 0.742, seed 3000 0.095 / 0.729 -> 0.088 / 0.723, samples 0.058 / 0.762 -> 0.052 / 0.775,
+# seed 1000 0.077 / 0.700 -> 0.074 / 0.695; sets made afterwards for the check: fonts seed
+# 9000 0.131 -> 0.124, user templates seed 9300 0.110 -> 0.099; real-hand posters unchanged
+# (no row added). Any share from 0.12 to 0.3 read the user templates within 0.005. A row
+# read this way is mostly flagged: the detector could not see it, and its reading is
+# often poor.
 STILL_MISSED = 0.2
 MISSED_ROW_PAD = 0.2  # of the row's height, each side: the profile's band is tight
 # A detected box is widened by this share of its height, up and down, before the ink it
@@ -659,8 +660,8 @@ def rows_of_missed_ink(small: np.ndarray, box: BBox, scale: float, boxes: list[B
         return []
     gray = remove_box_lines(ink_image(crop))
     shift = np.array(origin, np.float32)
-    for found in boxes:
-        corners = found.corners.copy()
+    for detected in boxes:
+        corners = detected.corners.copy()
         middle = corners[:, 1].mean()
         corners[:, 1] = middle + (corners[:, 1] - middle) * (1 + DETECTED_GROW)
         cv2.fillPoly(gray, [np.round(corners * scale - shift).astype(np.int32)], 255)
