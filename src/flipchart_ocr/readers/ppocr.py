@@ -629,26 +629,27 @@ def with_missed_writing(
     result = []
     for boxes, region in zip(per_region, regions, strict=True):
         ink = None if region.sparse else field_ink(darkest, region.box, scale)
-        if ink is not None and ink.missed_by(boxes) > MISSED_INK:
-            boxes = _looked_at_again(image, boxes, region.box, ink, found, sheet_scale)
-        if ink is not None and ink.missed_by(boxes) > STILL_MISSED:
-            boxes = boxes + rows_of_missed_ink(small, region.box, scale, boxes)
+        if ink is not None:
+            missed = ink.missed_by(boxes)
+            if missed > MISSED_INK:
+                again = _looked_at_again(image, region.box, found, sheet_scale)
+                if (missed_again := ink.missed_by(again)) < missed:
+                    boxes, missed = again, missed_again
+            if missed > STILL_MISSED:
+                boxes = boxes + rows_of_missed_ink(small, region.box, scale, boxes)
         result.append(boxes)
     return result
 
 
-def _looked_at_again(
-    image: np.ndarray, boxes: list[Box], box: BBox, ink: FieldInk, found: Models, sheet_scale: float
-) -> list[Box]:
-    """The field detected on its own at ``RETRY_SCALE`` times the sheet's scale: its boxes
-    if they leave less of the field's ink out than ``boxes``, else ``boxes``."""
+def _looked_at_again(image: np.ndarray, box: BBox, found: Models, sheet_scale: float) -> list[Box]:
+    """The boxes of the field detected on its own at ``RETRY_SCALE`` times the sheet's
+    scale (at most its own pixels), in the sheet's pixels."""
     x, y, w, h = box
     side = round(min(1.0, RETRY_SCALE * sheet_scale) * max(w, h))
     offset = np.array([x, y], np.float32)
     crop = image[y : y + h, x : x + w]
     again = [Box(b.corners + offset, b.score) for b in found.detect_at(crop, side)]
-    again = [b for b in again if _overlap(b.bbox, box) >= 0.5 * _area(b.bbox)]
-    return again if ink.missed_by(again) < ink.missed_by(boxes) else boxes
+    return [b for b in again if _overlap(b.bbox, box) >= 0.5 * _area(b.bbox)]
 
 
 def rows_of_missed_ink(small: np.ndarray, box: BBox, scale: float, boxes: list[Box]) -> list[Box]:
@@ -676,7 +677,7 @@ def rows_of_missed_ink(small: np.ndarray, box: BBox, scale: float, boxes: list[B
         right, bottom = (x + w + origin[0] + pad) / scale, (y + h + origin[1] + pad) / scale
         corners = np.array([[left, top], [right, top], [right, bottom], [left, bottom]], np.float32)
         row = Box(corners, 0.0)
-        if not any(_overlap(row.bbox, b.bbox) > 0.5 * _area(row.bbox) for b in boxes):
+        if not any(_inside(row, b) > 0.5 for b in boxes):
             rows.append(row)
     return rows
 
