@@ -227,6 +227,7 @@ def test_a_doubtful_space_inside_a_word_no_list_knows_is_taken_out() -> None:
     assert read("Sülze zat", 0.6) == ["Sülzezat"]
     (joined,) = ctc.read_words(_row(charset, "Sülze zat", {5: {" ": 0.6}}), charset, lexicon)
     assert joined.confidence <= ctc.UNKNOWN_CONFIDENCE  # an unknown word: flagged
+    assert joined.read_as == "Sülze zat"  # what the model read, for review
     assert read("Sülze zat", 0.95) == ["Sülze", "zat"]  # a sure space
     assert read("Sülze tal", 0.6) == ["Sülze", "tal"]  # a known word after it
     assert read("Meer zat", 0.6) == ["Meer", "zat"]  # a known word before it

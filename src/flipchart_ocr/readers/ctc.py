@@ -365,7 +365,12 @@ def _split_unknown_word(before: Word, after: Word, lexicon: Lexicon) -> bool:
 
 
 def _joined(before: Word, after: Word) -> Word:
-    return Word(before.text + after.text, min(before.confidence, after.confidence))
+    """The two words as one, flagged as both were, keeping what the model read for review."""
+    return Word(
+        before.text + after.text,
+        min(before.confidence, after.confidence),
+        f"{before.text} {after.text}",
+    )
 
 
 def _decoded_word(
