@@ -554,3 +554,20 @@ def test_a_photo_named_on_a_mac_gets_an_nfc_id(tmp_path: Path) -> None:
     assert _sheet(out, unicodedata.normalize("NFC", "Bänke"))["id"] == unicodedata.normalize(
         "NFC", "Bänke"
     )
+
+
+def test_the_cores_are_shared_out_among_the_workers_started(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    from flipchart_ocr.batch import Job, with_cores_shared
+    from flipchart_ocr.pipeline import ProcessOptions
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    open_job = Job(tmp_path / "a.jpg", tmp_path, ProcessOptions())
+    given = replace(open_job, options=replace(open_job.options, threads=3))
+    # A photo read alone gets every core; two at once two each; a given count is kept.
+    assert [j.options.threads for j in with_cores_shared([open_job, given], 1)] == [4, 3]
+    assert [j.options.threads for j in with_cores_shared([open_job, given], 2)] == [2, 3]
+    assert [j.options.threads for j in with_cores_shared([open_job], 8)] == [1]

@@ -262,7 +262,18 @@ def _init_worker(threads: int = 1) -> None:
 
 
 def _threads_of(jobs: list[Job]) -> int:
-    return max((job.options.threads for job in jobs), default=1)
+    return max((job.options.threads or 1 for job in jobs), default=1)
+
+
+def with_cores_shared(jobs: list[Job], workers: int) -> list[Job]:
+    """The jobs, those that leave their threads open given the cores shared out among
+    ``workers``: one photo alone gets every core, two workers on two cores one each (a
+    single photo run with the default ``--jobs`` used one core of two)."""
+    threads = max(1, (os.cpu_count() or 1) // max(workers, 1))
+    return [
+        job if job.options.threads else replace(job, options=replace(job.options, threads=threads))
+        for job in jobs
+    ]
 
 
 def run_batch(
@@ -292,12 +303,14 @@ def run_batch(
             settle(Outcome(job.photo, "cached"))
         else:
             todo.append(job)
-    if workers <= 1 or len(todo) <= 1:
+    workers = max(1, min(workers, len(todo)))
+    todo = with_cores_shared(todo, workers)
+    if workers == 1:
         _init_worker(_threads_of(todo))
         for job in todo:
             settle(run_job(job, templates, force))
     else:
-        _run_parallel(todo, templates, min(workers, len(todo)), force, settle, warn or _warn)
+        _run_parallel(todo, templates, workers, force, settle, warn or _warn)
     return [results[job.photo] for job in jobs]
 
 

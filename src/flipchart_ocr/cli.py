@@ -150,7 +150,7 @@ templates_option = click.option(
     type=click.IntRange(min=1),
     default=None,
     help="Cores each photo's reading may use  [default: the cores shared out among the"
-    " jobs, at least 1]",
+    " photos read at once; a photo read alone gets them all]",
 )
 @click.option(
     "--force", is_flag=True, help="Redo every photo, even those whose JSON is up to date."
@@ -213,8 +213,7 @@ def process(
         timeout=timeout,
         engine=engine,
         words=event_vocabulary(word_lists, loaded),
-        # parallel workers share the cores; one worker may use them all
-        threads=threads or max(1, (os.cpu_count() or 1) // workers),
+        threads=threads,  # None: the cores shared out among the workers started
     )
     scan = scan_photos(photos)
     if not quiet:

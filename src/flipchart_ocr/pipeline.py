@@ -52,7 +52,9 @@ class ProcessOptions:
     # sheet 0.099 / 0.132 / 0.117 / 0.183 (version 15; 1152 px at most), most sheets in one
     # pass.
     detect_sides: tuple[int, ...] = ()
-    threads: int = 1  # onnxruntime threads per worker
+    # onnxruntime threads per worker; None: the cores shared out among the workers a batch
+    # starts (batch.run_batch), and one outside a batch.
+    threads: int | None = None
     # PP-OCR: the recogniser, "de" (fine-tuned on real German handwriting) or "base"
     recogniser: str = "de"
     # A field's printed label is found by its text (fields.without_label); off: the
@@ -414,7 +416,7 @@ def make_reader(options: ProcessOptions) -> Reader:
         options.words,
         options.decode_words,
         options.detect_sides,
-        options.threads,
+        options.threads or 1,
         options.recogniser,
     )
 
