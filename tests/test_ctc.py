@@ -114,6 +114,24 @@ def test_a_capital_b_after_a_small_letter_is_an_eszett() -> None:
     assert ctc.eszett_for_capital_b(capitals) == capitals
 
 
+def test_a_b_after_a_consonant_that_goes_on_as_a_word_begins_one() -> None:
+    def mended(text: str) -> str:
+        word = [ctc.Emission(c, 0.9, i) for i, c in enumerate(text)]
+        parts = ctc.run_together_split(ctc.eszett_for_capital_b(word), 0, len(text))
+        return " ".join("".join(e.char for e in part) for part, _, _ in parts)
+
+    # German writes ß after a vowel or h only: after n or r it is the next word's B.
+    assert mended("StößenBrückla") == "Stößen Brückla"
+    assert mended("nligerBezirk") == "nliger Bezirk"
+    assert mended("MehBow") == "Mehßow"  # after the lengthening h it is a ß
+    assert mended("GroßBuchholz") == "Groß Buchholz"  # nor after a ß
+    # Too little on either side to be two words: a letter lost before the ß.
+    assert mended("GartenstrBe") == "Gartenstrße"
+    assert mended("DrcBdorf") == "Drcßdorf"
+    assert mended("PauBnitz") == "Paußnitz"
+    assert mended("Serßlitz") == "Serßlitz"  # a ß read as one: a misread vowel before it
+
+
 def test_words_run_together_are_split_at_a_capital_inside() -> None:
     word = [ctc.Emission(c, 0.9, i * 2) for i, c in enumerate("JörgMüller")]
     parts = ctc.run_together_split(word, 0, 20)

@@ -494,18 +494,56 @@ def _cut(
 
 
 def eszett_for_capital_b(word: list[Emission]) -> list[Emission]:
-    """A capital B right after a small letter read as ß.
+    """A capital B right after a small letter read as ß, unless it begins a word run
+    into the one before it.
 
     The recogniser (trained mostly on print and Chinese) reads a handwritten ß as B:
     "StraBe", "GroB", "PauBnitz" in 9 of 20 DHSD words of unseen writers. A capital B
     after a small letter, inside a word, is next to unknown in German and English.
+    But German writes ß only after a vowel (or a lengthening h): after another
+    consonant, a B that goes on as a word does ("StößenBrückla", "nligerBezirk") is a
+    second word's capital, its space lost; ``run_together_split`` then parts them. A ß
+    the model itself read there stays: there it was a vowel it misread ("Serßlitz" for
+    "Seußlitz", DHSD).
     """
     return [
         Emission("ß", e.probability, e.frame)
-        if e.char == "B" and i > 0 and word[i - 1].char.islower()
+        if e.char == "B"
+        and i > 0
+        and word[i - 1].char.islower()
+        and not _begins_run_in_word(word, i)
         else e
         for i, e in enumerate(word)
     ]
+
+
+# Letters a ß never follows in German: consonants, the lengthening h aside ("Mehßow"),
+# and ß itself.
+NOT_BEFORE_ESZETT = frozenset("bcdfgjklmnpqrstvwxzß")
+# A B that begins a word goes on in one of these ("Brückla", "Bezirk", "Bürger").
+AFTER_CAPITAL_B = frozenset("aeiouäöüylr")
+RUN_IN_LETTERS = 3  # letters each side, at least: "Gartenstrße" and "Drcßdorf" stay
+
+
+def _begins_run_in_word(word: list[Emission], i: int) -> bool:
+    after = _letters(word[i + 1 :])[:RUN_IN_LETTERS]
+    return (
+        word[i - 1].char in NOT_BEFORE_ESZETT
+        and len(_letters(reversed(word[:i]))) >= RUN_IN_LETTERS
+        and len(after) == RUN_IN_LETTERS
+        and after.islower()
+        and after[0] in AFTER_CAPITAL_B
+    )
+
+
+def _letters(emissions: Iterable[Emission]) -> str:
+    """The letters from the start of ``emissions`` up to the first that is not one."""
+    letters = []
+    for emission in emissions:
+        if not emission.char.isalpha():
+            break
+        letters.append(emission.char)
+    return "".join(letters)
 
 
 def single_eszett(emissions: list[Emission]) -> list[Emission]:
