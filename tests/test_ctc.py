@@ -257,3 +257,20 @@ def test_an_eszett_emitted_twice_is_read_once() -> None:
     doubled = _row(charset, "straßße", {})
     assert _texts(ctc.read_words(doubled, charset)) == ["straße"]
     assert _texts(ctc.read_words(_row(charset, "strasse", {}), charset)) == ["strasse"]
+
+
+def test_a_plain_vowel_whose_umlaut_the_model_half_believes_is_read_as_the_umlaut() -> None:
+    charset = " bdelnrsuü"
+
+    def read(umlaut_share: float, lexicon: ctc.Lexicon | None) -> str:
+        u = {"u": 0.9 * (1 - umlaut_share), "ü": 0.9 * umlaut_share}
+        probabilities = frames(
+            {"b": 0.9}, {}, u, {}, {"n": 0.9}, {}, {"d": 0.9}, {}, {"e": 0.9}, charset=charset
+        )
+        return " ".join(w.text for w in ctc.read_words(probabilities, charset, lexicon))
+
+    assert read(0.4, None) == "bünde"  # the dots half seen: an umlaut
+    assert read(0.1, None) == "bunde"  # barely: as read
+    # A word the lists know as read stays as read.
+    assert read(0.4, ctc.Lexicon(frozenset({"bunde"}))) == "bunde"
+    assert read(0.4, ctc.Lexicon(frozenset({"rest"}))) == "bünde"
