@@ -274,3 +274,23 @@ def test_a_plain_vowel_whose_umlaut_the_model_half_believes_is_read_as_the_umlau
     # A word the lists know as read stays as read.
     assert read(0.4, ctc.Lexicon(frozenset({"bunde"}))) == "bunde"
     assert read(0.4, ctc.Lexicon(frozenset({"rest"}))) == "bünde"
+
+
+def test_each_part_of_a_hyphenated_word_is_looked_up_on_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    charset = " -acdhnsu"
+    probabilities = frames(
+        *({"d": 0.9}, {}, {"a": 0.9}, {}, {"c": 0.9}, {}, {"h": 0.9}, {}, {"-": 0.9}, {}),
+        *({"h": 0.9}, {}, {"a": 0.9}, {}, {"n": 0.5, "u": 0.4}, {}, {"s": 0.9}),
+        charset=charset,
+    )
+    lexicon = ctc.Lexicon(frozenset({"haus", "dach"}))
+    (word,) = ctc.read_words(probabilities, charset, lexicon)
+    # "hans" is steered to "haus" as a word of its own would be; the reading is kept.
+    assert (word.text, word.read_as) == ("dach-haus", "dach-hans")
+    assert word.confidence <= 100 * ctc.REPLACED_PROBABILITY
+    # A part is steered only to a word at most PART_EDITS letters away.
+    monkeypatch.setattr(ctc, "PART_EDITS", 0)
+    (word,) = ctc.read_words(probabilities, charset, lexicon)
+    assert word.text == "dach-hans"
