@@ -75,8 +75,9 @@ JOIN_EDGES = ".,:;!?-()\"'"
 # shrunk loses the dots first. Chosen on the writers the recogniser trained on (DHSD 1-21:
 # at 0.3, 17 letters mended, 4 broken; at 0.2, 26 and 12); the writers it chose its
 # checkpoint on (22-24) miss one umlaut in 696 plain vowels, mended, none broken. Reading
-# stage, word F1: real-hand posters 0.650 -> 0.655, seed 9200 0.646 -> 0.654, user
-# templates 0.742 -> 0.745, seed 9300 0.754 -> 0.753 ("KATTLER" read "KÄTTLER").
+# stage, word F1: real-hand posters 0.650 -> 0.655, seed 9200 0.646 -> 0.654, seed 9300
+# 0.754 -> 0.753 ("KATTLER" read "KÄTTLER"); DHSD 25-29 with the list 525 -> 530 words
+# right. A word the lists know stays as read: the font sets' "STARKEN" is a word too.
 UMLAUT_DOUBT = 0.3
 UMLAUTS = {"a": "ä", "o": "ö", "u": "ü", "A": "Ä", "O": "Ö", "U": "Ü"}
 # Prefixes checked against the list are remembered (about 3 700 a photo), up to this many
@@ -440,8 +441,8 @@ def _decoded_compound(
     charset: str,
     lexicon: Lexicon | None,
 ) -> Word:
-    """A word decoded part by part between its hyphens ("Anton-Sommer-Strabe": each of
-    "Anton", "Sommer", "Strabe" is looked up and steered on its own), as one word."""
+    """A word decoded part by part between its hyphens, as one word: each of "Fridrich",
+    "Withelm" and "Straße" is looked up and steered on its own ("Friedrich-Wilhelm-Straße")."""
     cuts = [
         i + 1
         for i in range(1, len(word) - 2)
