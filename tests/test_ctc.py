@@ -294,3 +294,19 @@ def test_each_part_of_a_hyphenated_word_is_looked_up_on_its_own(
     monkeypatch.setattr(ctc, "PART_EDITS", 0)
     (word,) = ctc.read_words(probabilities, charset, lexicon)
     assert word.text == "dach-hans"
+
+
+def test_a_word_in_capitals_takes_capitals_for_its_look_alike_small_letters() -> None:
+    from flipchart_ocr.document import Word
+
+    def cased(text: str) -> str:
+        return ctc.in_capitals_throughout(Word(text, 90.0)).text
+
+    assert cased("MüLLER") == "MÜLLER"
+    assert cased("STRASSENZüGE") == "STRASSENZÜGE"
+    assert cased("STRAßE") == "STRAßE"  # ß has no capital written alike
+    assert cased("IoT") == "IoT"  # too short: acronyms are written so
+    assert cased("Müller") == "Müller"  # mostly small: as read
+    assert cased("KaRL") == "KaRL"  # a, unlike its capital, stays
+    changed = ctc.in_capitals_throughout(Word("MüLL", 90.0))
+    assert changed.read_as == "MüLL"  # what was read stays for the review
