@@ -382,18 +382,12 @@ def umlauts_seen(
     model gives the umlaut at least ``UMLAUT_DOUBT`` of its belief in the two
     ("Lutschutz" -> "Lutschütz"); a known word ("Bruder") stays as read."""
     out: list[Emission] = []
-    word: list[Emission] = []
-    for emission in [*emissions, Emission(" ", 1.0, -1)]:
-        if emission.char != " ":
-            word.append(emission)
-            continue
+    for word, _, _ in _words(emissions, probabilities.shape[1]):  # spaces come as words
         core = "".join(e.char for e in word).strip(EDGE_PUNCTUATION)
         if not (lexicon and core in lexicon):
             word = [_with_umlaut_seen(e, probabilities, charset) for e in word]
         out.extend(word)
-        out.append(emission)
-        word = []
-    return out[:-1]
+    return out
 
 
 def _with_umlaut_seen(letter: Emission, probabilities: np.ndarray, charset: str) -> Emission:

@@ -122,9 +122,16 @@ def ink_mask(gray: np.ndarray) -> np.ndarray:
     return cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
 
 
+MIN_ROW = 6  # pixels: the least band a row of text is
+
+
 def row_bands(gray: np.ndarray) -> list[tuple[int, int]]:
     """Text rows as (top, bottom) bands of the horizontal ink profile."""
-    profile = (ink_mask(gray) > 0).mean(axis=1)
+    return _bands_of((ink_mask(gray) > 0).mean(axis=1))
+
+
+def _bands_of(profile: np.ndarray) -> list[tuple[int, int]]:
+    """The (top, bottom) bands where ``profile`` (each pixel row's share of ink) is inked."""
     if profile.max() == 0:
         return []
     inked = profile > max(0.01, profile.max() * 0.08)
@@ -137,7 +144,7 @@ def row_bands(gray: np.ndarray) -> list[tuple[int, int]]:
             start = None
     if start is not None:
         bands.append((start, len(inked)))
-    return [b for b in bands if b[1] - b[0] >= 6]
+    return [b for b in bands if b[1] - b[0] >= MIN_ROW]
 
 
 def split_rows(gray: np.ndarray) -> np.ndarray:
@@ -194,17 +201,21 @@ def text_rows(bands: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 # Rows written close touch: their profile never reaches zero between them, but it dips.
 # A band is cut at its deepest dip when that falls below this share of the lower of the
-# peaks on either side (packed marker capitals dipped to 0.15-0.45 of them).
+# peaks on either side (packed marker capitals dipped to 0.15-0.45 of them); no part is
+# left thinner than MIN_ROW.
 VALLEY_SHARE = 0.6
-MIN_ROW = 6  # pixels: a cut leaves no part thinner (``row_bands``' least band)
 
 
 def ink_rows(gray: np.ndarray) -> list[tuple[int, int, int, int]]:
     """The text rows of a crop's ink as (x, y, w, h) boxes: bands of the horizontal
     profile (``text_rows``) cut where rows touch, each as wide as its ink."""
-    mask = ink_mask(gray) > 0
+    mask = ink_mask(gray) > 0  # once: ``row_bands`` would threshold the crop again
     profile = cv2.blur(mask.mean(axis=1, dtype=np.float32).reshape(-1, 1), (1, 3)).ravel()
-    bands = [part for band in text_rows(row_bands(gray)) for part in _cut_at_dips(band, profile)]
+    bands = [
+        part
+        for band in text_rows(_bands_of(mask.mean(axis=1)))
+        for part in _cut_at_dips(band, profile)
+    ]
     rows = []
     for top, bottom in bands:
         columns = np.flatnonzero(mask[top:bottom].any(axis=0))
