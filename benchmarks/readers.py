@@ -8,14 +8,13 @@
 and stores the sheet as PNG beside its truth; ``run`` reads the cached sheets with each
 engine (``pipeline.read_fields``, as ``process`` does) and prints field CER (with and
 without case), handwritten-word F1 and seconds per sheet. ``dhsd`` reads the real
-handwritten words of the DHSD writers given (word images, no detection) and prints
-CER. Geometry stays out of these figures; ``accuracy.py`` measures the whole pipeline.
+handwritten words of the DHSD writers given (word images, no detection; labels with
+``samples/dhsd-fixes.tsv`` applied) and prints CER. Geometry stays out of these figures; ``accuracy.py`` measures the whole pipeline.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import subprocess
 import sys
@@ -28,6 +27,7 @@ import cv2
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "samples"))  # handwords: DHSD's labels with our fixes
 
 # the flags are counted as the whole-pipeline benchmark counts them (benchmarks/ is this
 # script's folder, so on its path)
@@ -37,6 +37,7 @@ from flipchart_ocr.io import read_photo  # noqa: E402
 from flipchart_ocr.pipeline import ProcessOptions, read_fields, rectified_as  # noqa: E402
 from flipchart_ocr.readers import ctc, ppocr  # noqa: E402
 from flipchart_ocr.templates import FREEFORM_ID, load_templates  # noqa: E402
+from handwords import dhsd_words  # noqa: E402
 
 
 def cache(samples: Path, folder: Path, templates_dir: Path | None) -> None:
@@ -100,15 +101,11 @@ def run(
 
 
 def dhsd(root: Path, writers: range, lang: str, tesseract: bool, recogniser: str) -> None:
-    rows = [
-        r
-        for r in csv.DictReader((root / "labels.tsv").open(encoding="utf-8"), delimiter="\t")
-        if int(r["writer"]) in writers
-    ]
+    rows = [word for word in dhsd_words(root) if word.writer in writers]
     models = ppocr.models(ppocr.default_threads(), recogniser)
     images = [
-        cv2.cvtColor(cv2.imread(str(root / r["file"]), cv2.IMREAD_GRAYSCALE), cv2.COLOR_GRAY2BGR)
-        for r in rows
+        cv2.cvtColor(cv2.imread(str(word.path), cv2.IMREAD_GRAYSCALE), cv2.COLOR_GRAY2BGR)
+        for word in rows
     ]
     start = time.perf_counter()
     probabilities = models.recognise(images)
@@ -124,25 +121,25 @@ def dhsd(root: Path, writers: range, lang: str, tesseract: bool, recogniser: str
         edits = folded = chars = right = 0
         for row, p in zip(rows, probabilities, strict=True):
             text = " ".join(w.text for w in ctc.read_words(p, models.charset, known))
-            edits += edit_distance(text, row["text"])
-            folded += edit_distance(text.lower(), row["text"].lower())
-            chars += len(row["text"])
-            right += text == row["text"]
+            edits += edit_distance(text, row.text)
+            folded += edit_distance(text.lower(), row.text.lower())
+            chars += len(row.text)
+            right += text == row.text
         print(f"| {name} | {edits / chars:.3f} | {folded / chars:.3f} | {right}/{len(rows)} |")
     if tesseract:
         edits = folded = chars = right = 0
         for row in rows:
             done = subprocess.run(
-                ["tesseract", str(root / row["file"]), "-", "--psm", "7", "-l", lang],
+                ["tesseract", str(row.path), "-", "--psm", "7", "-l", lang],
                 capture_output=True,
                 text=True,
                 check=False,
             )
             text = " ".join(done.stdout.split())
-            edits += edit_distance(text, row["text"])
-            folded += edit_distance(text.lower(), row["text"].lower())
-            chars += len(row["text"])
-            right += text == row["text"]
+            edits += edit_distance(text, row.text)
+            folded += edit_distance(text.lower(), row.text.lower())
+            chars += len(row.text)
+            right += text == row.text
         print(
             f"| plain `tesseract --psm 7 -l {lang}` | {edits / chars:.3f} | {folded / chars:.3f} | {right}/{len(rows)} |"
         )

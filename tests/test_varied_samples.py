@@ -95,6 +95,41 @@ def test_real_hand_posters_hold_the_writers_words_in_their_fields(tmp_path: Path
     assert written and set(written) <= set(WORDS)  # the field text as written: the labels
 
 
+def test_dhsd_labels_are_fixed_where_the_image_shows_another_word(tmp_path: Path) -> None:
+    handwords = load_module("handwords", ROOT / "samples" / "handwords.py")
+    dhsd = fake_dhsd(tmp_path / "dhsd")
+    fixes = tmp_path / "fixes.tsv"
+    fixes.write_text(
+        "file\ttext\twhy\n"
+        "writer25/25_0.png\tGo\u0308rlitz\tlabelled Köln\n"  # decomposed: read as NFC
+        "writer26/26_2.png\t\tnearly blank\n",
+        encoding="utf-8",
+    )
+    words = {
+        word.path.relative_to(dhsd).as_posix(): word for word in handwords.dhsd_words(dhsd, fixes)
+    }
+    assert len(words) == 2 * len(WORDS) - 1
+    assert words["writer25/25_0.png"].text == "Görlitz"
+    assert "writer26/26_2.png" not in words
+    assert words["writer26/26_0.png"].text == "Köln"  # another writer's same file name stays
+
+
+def test_the_dhsd_fixes_name_each_image_once_with_a_reason() -> None:
+    handwords = load_module("handwords", ROOT / "samples" / "handwords.py")
+    rows = handwords.FIXES.read_text(encoding="utf-8").splitlines()
+    assert rows[0] == "file\ttext\twhy"
+    files = []
+    for row in rows[1:]:
+        file, text, why = row.split("\t")
+        writer = int(file.split("/")[0].removeprefix("writer"))
+        assert file == f"writer{writer:02d}/{writer}_{file.split('_')[-1]}" and file.endswith(
+            ".png"
+        )
+        assert text == text.strip() and why.strip(), row
+        files.append(file)
+    assert len(files) == len(set(files)) > 0
+
+
 def test_user_templates_leave_out_label_height_and_print_labels_of_several_sizes(
     tmp_path: Path,
 ) -> None:
