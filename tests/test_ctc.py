@@ -310,3 +310,19 @@ def test_a_word_in_capitals_takes_capitals_for_its_look_alike_small_letters() ->
     assert cased("KaRL") == "KaRL"  # a, unlike its capital, stays
     changed = ctc.in_capitals_throughout(Word("MüLL", 90.0))
     assert changed.read_as == "MüLL"  # what was read stays for the review
+
+
+def test_a_gap_after_a_hyphen_before_a_capital_is_taken_out() -> None:
+    """Real hands lift the pen after a hyphen: "Caspar- Schulte" is one name. German's
+    suspended hyphen ("Kinder- und ...") goes on in a small letter and stays."""
+    charset = " -CKSacdehilnprstu"
+    lexicon = ctc.Lexicon(["und", "Kinder"])
+
+    def read(text: str) -> list[ctc.Word]:
+        return ctc.read_words(_row(charset, text, {}), charset, lexicon)
+
+    (name,) = read("Caspar- Schulte")
+    assert name.text == "Caspar-Schulte"
+    assert name.read_as == "Caspar- Schulte"  # what the model read, for review
+    assert _texts(read("Kinder- und")) == ["Kinder-", "und"]
+    assert _texts(read("Caspar - Schulte")) == ["Caspar", "-", "Schulte"]  # a dash between
