@@ -58,10 +58,15 @@ def parse_writers(spec: str) -> set[int]:
 FIXES = Path(__file__).with_name("dhsd-fixes.tsv")
 
 
-def dhsd_words(root: Path, fixes: Path = FIXES) -> list[WordImage]:
-    """Every word of DHSD's ``labels.tsv`` (file, text, writer), NFC, with ``fixes`` applied."""
-    with fixes.open(encoding="utf-8", newline="") as table:
-        fixed = {row["file"]: row["text"].strip() for row in csv.DictReader(table, delimiter="\t")}
+def dhsd_words(root: Path, fixes: Path | None = FIXES) -> list[WordImage]:
+    """Every word of DHSD's ``labels.tsv`` (file, text, writer), NFC, with ``fixes``
+    applied (None: the labels as published)."""
+    fixed: dict[str, str] = {}
+    if fixes is not None:
+        with fixes.open(encoding="utf-8", newline="") as table:
+            fixed = {
+                row["file"]: row["text"].strip() for row in csv.DictReader(table, delimiter="\t")
+            }
     words = []
     with (root / "labels.tsv").open(encoding="utf-8", newline="") as table:
         for row in csv.DictReader(table, delimiter="\t"):

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "samples"))
+from handwords import FIXES as LABEL_FIXES  # noqa: E402
 from handwords import dhsd_words as labelled_words  # noqa: E402
 
 
@@ -43,10 +44,14 @@ class Word:
     writer: int
 
 
-def dhsd_words(writers: range, root: Path = DHSD) -> list[Word]:
+def dhsd_words(writers: range, root: Path = DHSD, fixed: bool = True) -> list[Word]:
     """The writers' words, labels fixed where DHSD's is not what the image shows
-    (``samples/dhsd-fixes.tsv``, read by ``samples/handwords.py``)."""
-    return [Word(w.path, w.text, w.writer) for w in labelled_words(root) if w.writer in writers]
+    (``samples/dhsd-fixes.tsv``, read by ``samples/handwords.py``); ``fixed`` False: the
+    labels as published (the runs before session 11)."""
+    fixes = LABEL_FIXES if fixed else None
+    return [
+        Word(w.path, w.text, w.writer) for w in labelled_words(root, fixes) if w.writer in writers
+    ]
 
 
 def ink_box(grey: np.ndarray, threshold: int = 170) -> tuple[int, int, int, int] | None:

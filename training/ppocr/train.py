@@ -59,6 +59,11 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=1, help="1 is fastest on a busy machine")
     p.add_argument(
+        "--original-labels",
+        action="store_true",
+        help="DHSD's labels as published, without samples/dhsd-fixes.tsv (runs before session 11)",
+    )
+    p.add_argument(
         "--freeze-convs",
         type=int,
         default=24,
@@ -70,11 +75,13 @@ def parse_args() -> argparse.Namespace:
 class Batches:
     """Training batches: pools of lines sorted by width, so that little of a batch is padding."""
 
-    def __init__(self, seed: int, batch: int, dhsd_share: float):
+    def __init__(self, seed: int, batch: int, dhsd_share: float, fixed_labels: bool = True):
         self.rng = random.Random(seed)
         np.random.seed(seed)
         self.words = [
-            w for w in data.dhsd_words(data.TRAIN_WRITERS) if data.in_charset(w.text, CHARSET)
+            w
+            for w in data.dhsd_words(data.TRAIN_WRITERS, fixed=fixed_labels)
+            if data.in_charset(w.text, CHARSET)
         ]
         self.synthetic = synthetic.SyntheticLines(seed)
         self.batch, self.dhsd_share = batch, dhsd_share
@@ -141,10 +148,12 @@ def learning_rate(step: int, args: argparse.Namespace) -> float:
     return args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def validation_set(seed: int = 99) -> tuple[list, list]:
+def validation_set(seed: int = 99, fixed_labels: bool = True) -> tuple[list, list]:
     """DHSD writers 22-24 as scanned, plus 60 generated lines (fixed seed)."""
     words = [
-        w for w in data.dhsd_words(data.VALIDATION_WRITERS) if data.in_charset(w.text, CHARSET)
+        w
+        for w in data.dhsd_words(data.VALIDATION_WRITERS, fixed=fixed_labels)
+        if data.in_charset(w.text, CHARSET)
     ][::2]  # every second word: validation must stay cheap on two shared cores
     lines = [(cv2.imread(str(w.path), cv2.IMREAD_GRAYSCALE), w.text) for w in words]
     maker = synthetic.SyntheticLines(seed)
@@ -220,13 +229,15 @@ def main() -> None:
         optimiser.load_state_dict(state["optimiser"])
         step, best = state["step"], state["best"]
         print(f"resumed at step {step}, best validation {best:.4f}", flush=True)
-    dhsd_val, generated_val = validation_set()
+    dhsd_val, generated_val = validation_set(fixed_labels=not args.original_labels)
     if step == 0:  # the base model is the checkpoint to beat
         v = validate(model, dhsd_val, generated_val)
         best = v[0] + v[1]
         save(args.out / "best.pt", model, optimiser, step, best)
         print(f"step 0 validation: DHSD 22-24 {v[0]:.4f}, generated {v[1]:.4f}", flush=True)
-    batches = Batches(args.seed * 100_003 + step, args.batch, args.dhsd_share)
+    batches = Batches(
+        args.seed * 100_003 + step, args.batch, args.dhsd_share, not args.original_labels
+    )
     start, running = time.time(), []
     while step < args.steps and time.time() - start < args.minutes * 60:
         for group in optimiser.param_groups:
