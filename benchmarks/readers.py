@@ -9,7 +9,8 @@ and stores the sheet as PNG beside its truth; ``run`` reads the cached sheets wi
 engine (``pipeline.read_fields``, as ``process`` does) and prints field CER (with and
 without case), handwritten-word F1 and seconds per sheet. ``dhsd`` reads the real
 handwritten words of the DHSD writers given (word images, no detection; labels with
-``samples/dhsd-fixes.tsv`` applied) and prints CER. Geometry stays out of these figures; ``accuracy.py`` measures the whole pipeline.
+``samples/dhsd-fixes.tsv`` applied) and prints CER. Geometry stays out of these figures;
+``accuracy.py`` measures the whole pipeline.
 """
 
 from __future__ import annotations
@@ -101,49 +102,49 @@ def run(
 
 
 def dhsd(root: Path, writers: range, lang: str, tesseract: bool, recogniser: str) -> None:
-    rows = [word for word in dhsd_words(root) if word.writer in writers]
+    words = [word for word in dhsd_words(root) if word.writer in writers]
     models = ppocr.models(ppocr.default_threads(), recogniser)
     images = [
         cv2.cvtColor(cv2.imread(str(word.path), cv2.IMREAD_GRAYSCALE), cv2.COLOR_GRAY2BGR)
-        for word in rows
+        for word in words
     ]
     start = time.perf_counter()
     probabilities = models.recognise(images)
     seconds = time.perf_counter() - start
     lexicon = ctc.lexicon(lang)
     print(
-        f"\n## DHSD writers {writers.start}-{writers.stop - 1} ({len(rows)} words),"
+        f"\n## DHSD writers {writers.start}-{writers.stop - 1} ({len(words)} words),"
         f" recogniser {recogniser}\n"
     )
     print("| decoding | CER | CER, case ignored | words right |")
     print("| --- | --- | --- | --- |")
     for name, known in (("greedy", None), (f"word list ({lang})", lexicon)):
         edits = folded = chars = right = 0
-        for row, p in zip(rows, probabilities, strict=True):
+        for word, p in zip(words, probabilities, strict=True):
             text = " ".join(w.text for w in ctc.read_words(p, models.charset, known))
-            edits += edit_distance(text, row.text)
-            folded += edit_distance(text.lower(), row.text.lower())
-            chars += len(row.text)
-            right += text == row.text
-        print(f"| {name} | {edits / chars:.3f} | {folded / chars:.3f} | {right}/{len(rows)} |")
+            edits += edit_distance(text, word.text)
+            folded += edit_distance(text.lower(), word.text.lower())
+            chars += len(word.text)
+            right += text == word.text
+        print(f"| {name} | {edits / chars:.3f} | {folded / chars:.3f} | {right}/{len(words)} |")
     if tesseract:
         edits = folded = chars = right = 0
-        for row in rows:
+        for word in words:
             done = subprocess.run(
-                ["tesseract", str(row.path), "-", "--psm", "7", "-l", lang],
+                ["tesseract", str(word.path), "-", "--psm", "7", "-l", lang],
                 capture_output=True,
                 text=True,
                 check=False,
             )
             text = " ".join(done.stdout.split())
-            edits += edit_distance(text, row.text)
-            folded += edit_distance(text.lower(), row.text.lower())
-            chars += len(row.text)
-            right += text == row.text
+            edits += edit_distance(text, word.text)
+            folded += edit_distance(text.lower(), word.text.lower())
+            chars += len(word.text)
+            right += text == word.text
         print(
-            f"| plain `tesseract --psm 7 -l {lang}` | {edits / chars:.3f} | {folded / chars:.3f} | {right}/{len(rows)} |"
+            f"| plain `tesseract --psm 7 -l {lang}` | {edits / chars:.3f} | {folded / chars:.3f} | {right}/{len(words)} |"
         )
-    print(f"\n{seconds / len(rows) * 1000:.1f} ms a word (PP-OCR recogniser)")
+    print(f"\n{seconds / len(words) * 1000:.1f} ms a word (PP-OCR recogniser)")
 
 
 def main() -> None:

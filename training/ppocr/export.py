@@ -55,8 +55,9 @@ def blended(base: dict, tuned: dict, share: float, head_share: float | None = No
 
 def souped(states: list[dict]) -> dict:
     """The weights of several fine-tunes of one base model, averaged (a "model soup",
-    Wortsman et al. 2022). Two runs from the same start land in one basin, and their mean
-    kept the gains each made on real hands while losing less on fonts than either."""
+    Wortsman et al. 2022): runs from the same start stay close enough to average, and the
+    mean of three kept what the new runs gained on real hands while reading fonts as well
+    as the old run (training/ppocr/README.md)."""
     return {
         k: sum(s[k] for s in states) / len(states)
         if states[0][k].is_floating_point()
