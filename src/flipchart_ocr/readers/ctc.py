@@ -391,14 +391,10 @@ def umlauts_seen(
 
 
 def _with_umlaut_seen(letter: Emission, probabilities: np.ndarray, charset: str) -> Emission:
-    index = class_index(charset)
     umlaut = UMLAUTS.get(letter.char)
-    if umlaut is None or umlaut not in index or letter.frame < 0:
+    if umlaut is None or letter.frame < 0:
         return letter
-    around = slice(max(letter.frame - 1, 0), letter.frame + 2)
-    plain = float(probabilities[index[letter.char], around].max())
-    dotted = float(probabilities[index[umlaut], around].max())
-    if plain + dotted > 0 and dotted / (plain + dotted) >= UMLAUT_DOUBT:
+    if _share_to(umlaut, letter, probabilities, charset) >= UMLAUT_DOUBT:
         return Emission(umlaut, letter.probability, letter.frame)
     return letter
 
@@ -557,16 +553,22 @@ def in_capitals_throughout(decoded: Word) -> Word:
 
 
 def _other_case_share(letter: Emission, probabilities: np.ndarray, charset: str) -> float:
-    """How much of the model's belief in ``letter`` and its other case (on its frame and
-    the frames beside it) goes to the other case."""
+    """How much of the model's belief in ``letter`` and its other case goes to the other
+    case."""
+    return _share_to(letter.char.swapcase(), letter, probabilities, charset)
+
+
+def _share_to(other: str, letter: Emission, probabilities: np.ndarray, charset: str) -> float:
+    """How much of the model's belief in ``letter`` and ``other`` (on the letter's frame
+    and the frames beside it) goes to ``other``; 0 where either is not in ``charset``."""
     index = class_index(charset)
-    other = letter.char.swapcase()
     if other == letter.char or other not in index or letter.char not in index:
         return 0.0
     around = slice(max(letter.frame - 1, 0), letter.frame + 2)
     as_read = float(probabilities[index[letter.char], around].max())
-    swapped = float(probabilities[index[other], around].max())
-    return swapped / (as_read + swapped) if as_read + swapped > 0 else 0.0
+    alternative = float(probabilities[index[other], around].max())
+    total = as_read + alternative
+    return alternative / total if total > 0 else 0.0
 
 
 def abbreviation_split(
