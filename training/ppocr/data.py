@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import random
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -16,6 +15,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "samples"))
 from handwords import FIXES as LABEL_FIXES  # noqa: E402
+from handwords import WordImage as Word  # noqa: E402  (a DHSD word: path, text, writer)
 from handwords import dhsd_words as labelled_words  # noqa: E402
 
 
@@ -37,21 +37,12 @@ INKS = [(30, 30, 30), (150, 60, 20), (40, 40, 190), (60, 120, 30), (30, 60, 100)
 INKS.append((20, 110, 220))
 
 
-@dataclass(frozen=True)
-class Word:
-    path: Path
-    text: str
-    writer: int
-
-
 def dhsd_words(writers: range, root: Path = DHSD, fixed: bool = True) -> list[Word]:
     """The writers' words, labels fixed where DHSD's is not what the image shows
     (``samples/dhsd-fixes.tsv``, read by ``samples/handwords.py``); ``fixed`` False: the
     labels as published (the runs before session 11)."""
     fixes = LABEL_FIXES if fixed else None
-    return [
-        Word(w.path, w.text, w.writer) for w in labelled_words(root, fixes) if w.writer in writers
-    ]
+    return [word for word in labelled_words(root, fixes) if word.writer in writers]
 
 
 def ink_box(grey: np.ndarray, threshold: int = 170) -> tuple[int, int, int, int] | None:
