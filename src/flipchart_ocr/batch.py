@@ -10,7 +10,6 @@ same way.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import hashlib
 import json
@@ -34,7 +33,7 @@ from . import outdir
 from .document import Sheet, Source
 from .errors import DiskFull, FlipchartError, UsageError
 from .io import atomic_write, read_json, remove_temp_files, sha256_of, write_json
-from .pipeline import ProcessOptions, draw_debug, process_photo
+from .pipeline import ProcessOptions, draw_debug, process_photo, release_freed_memory
 from .templates import Template
 
 # errno values that mean "no room to write": the disk, the user's quota, a file size limit.
@@ -99,17 +98,6 @@ def is_cached(job: Job, templates: dict[str, Template]) -> bool:
 
 
 # -- one photo ----------------------------------------------------------------------------
-
-
-def release_freed_memory() -> None:
-    """Give the memory a photo freed back to the system (glibc keeps it otherwise).
-
-    A 12 MP photo's arrays, freed by several threads, stayed in glibc's per-thread
-    arenas: a worker's resident size grew by 100-200 MB after its first photo and
-    stayed there, so the next photo's peak started higher (measured with /proc/self/statm).
-    """
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def run_job(job: Job, templates: dict[str, Template], force: bool) -> Outcome:
