@@ -556,7 +556,7 @@ def test_a_photo_named_on_a_mac_gets_an_nfc_id(tmp_path: Path) -> None:
     )
 
 
-def test_the_cores_are_shared_out_among_the_workers_started(
+def test_the_jobs_cores_are_shared_out_among_the_workers_started(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from dataclasses import replace
@@ -571,3 +571,8 @@ def test_the_cores_are_shared_out_among_the_workers_started(
     assert [j.options.threads for j in with_cores_shared([open_job, given], 1)] == [4, 3]
     assert [j.options.threads for j in with_cores_shared([open_job, given], 2)] == [2, 3]
     assert [j.options.threads for j in with_cores_shared([open_job], 8)] == [1]
+    # --jobs is the cores the batch may use: --jobs 1 one core, and never more than there are.
+    assert [j.options.threads for j in with_cores_shared([open_job, given], 1, 1)] == [1, 3]
+    assert [j.options.threads for j in with_cores_shared([open_job], 1, 2)] == [2]
+    assert [j.options.threads for j in with_cores_shared([open_job], 1, 16)] == [4]
+    assert [j.options.threads for j in with_cores_shared([open_job], 3, 3)] == [1]

@@ -253,11 +253,15 @@ def _threads_of(jobs: list[Job]) -> int:
     return max((job.options.threads or 1 for job in jobs), default=1)
 
 
-def with_cores_shared(jobs: list[Job], workers: int) -> list[Job]:
-    """The jobs, those that leave their threads open given the cores shared out among
-    ``workers``: one photo alone gets every core, two workers on two cores one each (a
-    single photo run with the default ``--jobs`` used one core of two)."""
-    threads = max(1, (os.cpu_count() or 1) // max(workers, 1))
+def with_cores_shared(jobs: list[Job], workers: int, cores: int | None = None) -> list[Job]:
+    """The jobs, those that leave their threads open given ``cores`` (``--jobs``; the
+    machine's cores if None, and never more) shared out among ``workers``: one photo alone
+    gets every core, two workers on two cores one each (a single photo run with the default
+    ``--jobs`` used one core of two), and ``--jobs 1`` one core, as OCRmyPDF's ``--jobs``
+    means the cores it may use."""
+    machine = os.cpu_count() or 1
+    budget = min(cores or machine, machine)
+    threads = max(1, budget // max(workers, 1))
     return [
         job if job.options.threads else replace(job, options=replace(job.options, threads=threads))
         for job in jobs
@@ -273,6 +277,8 @@ def run_batch(
     warn: Callable[[str], None] | None = None,
 ) -> list[Outcome]:
     """Run every job, in parallel when ``workers`` > 1; outcomes in the jobs' order.
+
+    ``workers`` is ``--jobs``: the most photos read at once, and the cores they share.
 
     ``report`` hears of each photo as it is settled, ``warn`` of a photo tried again
     because its worker was killed. Raises ``DiskFull`` (after stopping the workers)
@@ -291,8 +297,10 @@ def run_batch(
             settle(Outcome(job.photo, "cached"))
         else:
             todo.append(job)
+    # --jobs is both the photos read at once and the cores they share.
+    cores = workers
     workers = max(1, min(workers, len(todo)))
-    todo = with_cores_shared(todo, workers)
+    todo = with_cores_shared(todo, workers, cores)
     if workers == 1:
         _init_worker(_threads_of(todo))
         for job in todo:

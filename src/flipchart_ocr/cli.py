@@ -143,14 +143,15 @@ templates_option = click.option(
     "--jobs",
     type=click.IntRange(min=1),
     default=None,
-    help="Photos processed in parallel  [default: number of cores]",
+    help="Cores to use: up to N photos processed in parallel, sharing N cores  [default:"
+    " number of cores]",
 )
 @click.option(
     "--threads",
     type=click.IntRange(min=1),
     default=None,
-    help="Cores each photo's reading may use  [default: the cores shared out among the"
-    " photos read at once; a photo read alone gets them all]",
+    help="Cores each photo's reading may use  [default: the --jobs cores shared out among"
+    " the photos read at once; a photo read alone gets them all]",
 )
 @click.option(
     "--force", is_flag=True, help="Redo every photo, even those whose JSON is up to date."
