@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from flipchart_ocr import layout
+from flipchart_ocr import layout, rectify
 from flipchart_ocr.document import Field, Line
-from flipchart_ocr.pipeline import ProcessOptions, process_photo
+from flipchart_ocr.pipeline import ProcessOptions, frames_part_of_more, process_photo
 from flipchart_ocr.templates import FREEFORM_ID, Template
 
 BOLD = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
@@ -179,6 +179,65 @@ def test_show_through_from_the_next_page_yields_no_line(
     assert not any(_similar(line.text, "Protokoll Seite zwei") for line in field.lines)
     assert not any("Seite" in line.text or "Protokoll" in line.text for line in field.lines)
     assert len(field.blocks) == 4
+
+
+# -- an outline around a few cards of a wall of them ---------------------------------------
+
+NOTES = ["Café für alle", "Tauschbörse", "Fahrradwege", "Lesepaten", "Repair-Café",
+         "Sprachkurse", "Bürgerbüro", "Homepage", "Newsletter", "Workshop", "Mehr Grün",
+         "Open Space"]  # fmt: skip
+
+
+def wall_of_notes() -> Image.Image:
+    """Twelve notes in three rows of four on a pale wall, their writing wide on them."""
+    image = Image.new("RGB", (2000, 1500), (214, 212, 196))
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.truetype(HAND, 44)
+    colours = [(250, 236, 120), (170, 210, 240), (245, 180, 190), (190, 225, 150)]
+    for k, text in enumerate(NOTES):
+        x, y = 90 + (k % 4) * 470, 120 + (k // 4) * 450
+        _card(draw, (x, y, x + 380, y + 340), colours[k % 4], [text], font)
+    return image
+
+
+def _outline(corners: list[tuple[float, float]]) -> rectify.SheetOutline:
+    return rectify.SheetOutline(np.array(corners, np.float32), found=True)
+
+
+def test_an_outline_cutting_through_writing_with_more_outside_is_no_sheet() -> None:
+    photo = cv2.cvtColor(np.array(wall_of_notes()), cv2.COLOR_RGB2BGR)
+    # Around the first two notes of the first two rows, its right side through the
+    # writing of the third: the quad a wall of notes' lined-up edges make.
+    part = _outline([(60, 90), (1250, 90), (1250, 1000), (60, 1000)])
+    assert frames_part_of_more(photo, part, PPOCR)
+    # The whole wall, or a quad that cuts no writing, frames what it holds.
+    assert not frames_part_of_more(
+        photo, _outline([(40, 60), (1960, 60), (1960, 1440), (40, 1440)]), PPOCR
+    )
+    assert not frames_part_of_more(
+        photo, _outline([(60, 90), (1010, 90), (1010, 1000), (60, 1000)]), PPOCR
+    )
+    # Tesseract alone is not asked to look.
+    assert not frames_part_of_more(photo, part, ProcessOptions(engine="tesseract"))
+
+
+def test_a_flipchart_with_print_beside_it_keeps_its_outline(tmp_path: Path) -> None:
+    """Writing beside a sheet (a frame's print, a board behind it) is not cut by its edge."""
+    image = Image.new("RGB", (2000, 1500), (70, 70, 80))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle([500, 150, 1500, 1400], fill=PAPER)
+    font = ImageFont.truetype(HAND, 60)
+    for k, text in enumerate(["Architektur", "Protokoll", "Ideen"]):
+        draw.text((600, 300 + 250 * k), text, font=font, fill=INK)
+    print_font = ImageFont.truetype(BOLD, 40)
+    for k, text in enumerate(["GIMP", "32", "32A", "GIMP", "33"]):
+        draw.text(
+            (60 if k % 2 else 1600, 150 + 260 * k), text, font=print_font, fill=(240, 150, 40)
+        )
+    photo = cv2.cvtColor(np.array(image), cv2.COLOR_RGB2BGR)
+    assert not frames_part_of_more(
+        photo, _outline([(500, 150), (1500, 150), (1500, 1400), (500, 1400)]), PPOCR
+    )
 
 
 # -- the rules on hand-made lines ------------------------------------------------------------

@@ -24,7 +24,7 @@ from .document import LOW_CONFIDENCE, Block, Field, Sheet, Step
 from .errors import OcrError, UnknownTemplate
 from .io import MAX_PIXELS, WORK_SIDE, read_photo
 from .readers import Reader, Region, field_confidence, tesseract
-from .readers.ppocr import PPOCRReader
+from .readers.ppocr import Models, PPOCRReader, models
 from .readers.tesseract import TesseractOptions, TesseractReader
 from .templates import FREEFORM_ID, Template
 
@@ -181,9 +181,60 @@ def place_sheet(
             f"no template fits (best score {candidate.score:.2f} < {identify.MIN_TEMPLATE_SCORE}):"
             " read as freeform"
         )
+    if (
+        template.id == FREEFORM_ID
+        and outline.found
+        and frames_part_of_more(photo, outline, options)
+    ):
+        warnings.append(
+            "the sheet outline found cuts through writing, and more lies outside it:"
+            " the whole photo is read as the sheet"
+        )
+        outline = _deskewed_whole_photo(photo, rectify.whole_photo(photo))
     corners = refined_corners(outline, template, candidate.alignment)
     size = rectify.sheet_size(replace(outline, corners=corners), template.aspect)
     return Placement(corners, size, template, candidate.score, tuple(warnings))
+
+
+# A freeform sheet's outline is checked against the writing the text detector finds on
+# the whole photo, seen this large (pixels on its longer side; about 0.1 s).
+WRITING_CHECK_SIDE = 736
+
+
+def frames_part_of_more(
+    photo: np.ndarray, outline: rectify.SheetOutline, options: ProcessOptions
+) -> bool:
+    """The outline cuts through a line of writing, and more lines lie outside it than
+    inside: it frames a few cards of a wall of them, not a sheet.
+
+    A sheet's edge never cuts a line written on it. On a wall of sticky notes the notes'
+    edges line up into a quad around four of sixteen notes, and only those four were read
+    (generated boards, seed 7000: notes-005-dkg). Writing beside a real sheet (a
+    chalkboard behind the flipchart, a frame's print) is not cut, and stays unread.
+    Checked with the default reader only: ``--engine tesseract`` is Tesseract alone.
+    """
+    if options.engine != "ppocr":
+        return False
+    boxes = ppocr_models(options).detect_at(photo, WRITING_CHECK_SIDE)
+    quad = outline.corners.reshape(-1, 1, 2).astype(np.float32)
+    inside = outside = cut = 0
+    for box in boxes:
+        points = [*box.corners, box.corners.mean(axis=0)]
+        within = sum(
+            cv2.pointPolygonTest(quad, (float(x), float(y)), False) >= 0 for x, y in points
+        )
+        if within == len(points):
+            inside += 1
+        elif within == 0:
+            outside += 1
+        else:
+            cut += 1
+    return cut > 0 and outside > inside
+
+
+def ppocr_models(options: ProcessOptions) -> Models:
+    """The PP-OCR sessions of this process, as the options' reader uses them."""
+    return models(options.threads or 1, options.recogniser)
 
 
 def rectified_as(

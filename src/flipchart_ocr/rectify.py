@@ -99,13 +99,17 @@ def find_sheet(photo: np.ndarray) -> SheetOutline:
     small = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     quads = _sheet_quads(small)
     if not quads:
-        whole = np.array(
-            [[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]], np.float32
-        )
-        return SheetOutline(whole, found=False)
+        return whole_photo(photo)
     refine = _corner_refiner(photo)
     best, *others = [order_corners(refine(quad / scale)) for quad in quads]
     return SheetOutline(best, found=True, alternatives=tuple(others))
+
+
+def whole_photo(photo: np.ndarray) -> SheetOutline:
+    """The whole photo standing in for a sheet that was not found."""
+    height, width = photo.shape[:2]
+    whole = np.array([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]], np.float32)
+    return SheetOutline(whole, found=False)
 
 
 def whiteness(image: np.ndarray) -> np.ndarray:
