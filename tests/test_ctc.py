@@ -312,6 +312,39 @@ def test_a_word_in_capitals_takes_capitals_for_its_look_alike_small_letters() ->
     assert changed.read_as == "MüLL"  # what was read stays for the review
 
 
+def test_a_word_in_capitals_gets_the_umlaut_dots_only_one_known_word_has() -> None:
+    from flipchart_ocr.document import Word
+
+    lexicon = ctc.Lexicon(["Säle", "Spielplätze", "Raume", "Räume", "Bäur", "Baür"])
+
+    def dotted(text: str) -> Word:
+        return ctc.dotted_capitals(Word(text, 90.0), lexicon)
+
+    changed = dotted("SPIELPLATZE")
+    assert (changed.text, changed.read_as) == ("SPIELPLÄTZE", "SPIELPLATZE")
+    assert changed.confidence <= ctc.UNKNOWN_CONFIDENCE  # flagged for the review
+    assert dotted("SALE,").text == "SÄLE,"  # edge punctuation kept
+    assert dotted("RAUME").text == "RAUME"  # known as read
+    assert dotted("BAUR").text == "BAUR"  # two known words: which is not for us to say
+    assert dotted("Spielplatze").text == "Spielplatze"  # not in capitals
+    assert dotted("SAL").text == "SAL"  # no known word with dots
+    # An English word the lists know stays: "SALE" with English beside German.
+    assert ctc.dotted_capitals(Word("SALE", 90.0), ctc.Lexicon(["Säle", "sale"])).text == "SALE"
+
+
+def test_read_words_puts_back_dots_the_model_missed_on_capitals() -> None:
+    charset = " ELSAÄ"
+    columns = ["S", "", "A", "", "L", "", "E"]
+    probabilities = np.zeros((len(charset) + 1, len(columns)))
+    for t, column in enumerate(columns):
+        if column:
+            probabilities[charset.index(column) + 1, t] = 0.95
+        probabilities[0, t] = 1.0 - probabilities[:, t].sum()
+    words = ctc.read_words(probabilities, charset, ctc.Lexicon(["Säle"]))
+    assert [(w.text, w.read_as) for w in words] == [("SÄLE", "SALE")]
+    assert [w.text for w in ctc.read_words(probabilities, charset)] == ["SALE"]  # no lists
+
+
 def test_a_gap_after_a_hyphen_before_a_capital_is_taken_out() -> None:
     """Real hands lift the pen after a hyphen: "Caspar- Schulte" is one name. German's
     suspended hyphen ("Kinder- und ...") goes on in a small letter and stays."""
