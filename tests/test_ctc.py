@@ -345,6 +345,22 @@ def test_read_words_puts_back_dots_the_model_missed_on_capitals() -> None:
     assert [w.text for w in ctc.read_words(probabilities, charset)] == ["SALE"]  # no lists
 
 
+def test_a_title_before_a_name_in_small_letters_is_written_fr_hr_dr() -> None:
+    from flipchart_ocr.document import Word
+
+    def titled(*texts: str) -> list[tuple[str, str | None]]:
+        words = ctc.titles_in_case([Word(text, 90.0) for text in texts])
+        return [(w.text, w.read_as) for w in words]
+
+    assert titled("FR.", "Krauß", "HR.", "Gröns") == [
+        ("Fr.", "FR."), ("Krauß", None), ("Hr.", "HR."), ("Gröns", None)
+    ]  # fmt: skip
+    assert titled("FR.", "KRAUSS") == [("FR.", None), ("KRAUSS", None)]  # all in capitals
+    assert titled("DR.", "Müller")[0] == ("Dr.", "DR.")
+    assert titled("Krauß", "FR.") == [("Krauß", None), ("FR.", None)]  # no name after it
+    assert titled("FR", "Krauß")[0] == ("FR", None)  # no full stop: not known as a title
+
+
 def test_a_gap_after_a_hyphen_before_a_capital_is_taken_out() -> None:
     """Real hands lift the pen after a hyphen: "Caspar- Schulte" is one name. German's
     suspended hyphen ("Kinder- und ...") goes on in a small letter and stays."""
