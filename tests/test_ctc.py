@@ -361,6 +361,42 @@ def test_a_title_before_a_name_in_small_letters_is_written_fr_hr_dr() -> None:
     assert titled("FR", "Krauß")[0] == ("FR", None)  # no full stop: not known as a title
 
 
+def test_word_frequencies_come_from_wordfreqs_small_lists() -> None:
+    assert wordlists.frequency("für", "deu") > wordlists.frequency("fehlende", "deu") > 3
+    assert wordlists.frequency("feilende", "deu") == 0  # used less than once a million words
+    assert wordlists.frequency("strasse", "deu") > 5  # the lists hold words case-folded
+    assert wordlists.frequency("pencil", "deu") == 0 < wordlists.frequency("pencil", "deu+eng")
+
+
+def _fehlende(h_share: float) -> np.ndarray:
+    """FEILENDE as the model reads it, with ``h_share`` of the third letter's belief on H."""
+    charset = " DEFHILN"
+    columns = ["F", "", "E", "", "I", "", "L", "", "E", "", "N", "", "D", "", "E"]
+    probabilities = np.zeros((len(charset) + 1, len(columns)))
+    for t, column in enumerate(columns):
+        if column == "I":
+            probabilities[charset.index("I") + 1, t] = 0.95 * (1 - h_share)
+            probabilities[charset.index("H") + 1, t] = 0.95 * h_share
+        elif column:
+            probabilities[charset.index(column) + 1, t] = 0.95
+        probabilities[0, t] = 1.0 - probabilities[:, t].sum()
+    return probabilities
+
+
+def test_a_rare_known_word_gives_way_to_a_much_commoner_one_nearly_as_likely() -> None:
+    charset = " DEFHILN"
+    with_frequencies = ctc.Lexicon(["feilende", "fehlende"], lang="deu")
+    read = ctc.read_words(_fehlende(0.3), charset, with_frequencies)
+    assert [(w.text, w.read_as) for w in read] == [("FEHLENDE", "FEILENDE")]
+    assert read[0].confidence < 60  # flagged for the review
+    # Not where the model saw no H at all, and not without frequencies.
+    assert [w.text for w in ctc.read_words(_fehlende(0.0), charset, with_frequencies)] == [
+        "FEILENDE"
+    ]
+    without = ctc.Lexicon(["feilende", "fehlende"])
+    assert [w.text for w in ctc.read_words(_fehlende(0.3), charset, without)] == ["FEILENDE"]
+
+
 def test_a_gap_after_a_hyphen_before_a_capital_is_taken_out() -> None:
     """Real hands lift the pen after a hyphen: "Caspar- Schulte" is one name. German's
     suspended hyphen ("Kinder- und ...") goes on in a small letter and stays."""

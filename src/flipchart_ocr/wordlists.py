@@ -12,13 +12,17 @@ Plain Python: the modules after OCR use it without loading the OCR stack.
 from __future__ import annotations
 
 import bisect
+import gzip
 import hashlib
+import importlib.util
 import unicodedata
 from array import array
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from itertools import accumulate, pairwise
 from pathlib import Path
+
+import msgpack
 
 from .evaluate import EDGE_PUNCTUATION
 
@@ -146,10 +150,52 @@ def spellings(word: str, written: bytes) -> tuple[bool, bool]:
     return f"\n{small}\n".encode() in written, f"\n{capital}\n".encode() in written
 
 
+# How common a word is comes from wordfreq's small lists (wordfreq 3, Apache-2.0, its data
+# CC BY-SA 4.0): each of our languages' words used at least once per million words,
+# about 40 000, as its package ships them. Read straight from the files: importing
+# wordfreq loads its tokenisers too (16 MB more in every worker).
+FREQUENCY_LISTS = {"deu": "small_de.msgpack.gz", "eng": "small_en.msgpack.gz"}
+
+
+def frequency(word: str, lang: str) -> float:
+    """How common ``word`` (case-folded) is in the languages ``lang`` names, on the Zipf
+    scale (log10 of its uses per thousand million words: "für" 6.9, "fehlende" 4.2); 0 for
+    a word rarer than once a million ("feilende"); the highest over the languages."""
+    return max((_frequencies(code).get(word, 0.0) for code in languages(lang)), default=0.0)
+
+
+@lru_cache(maxsize=4)
+def _frequencies(code: str) -> dict[str, float]:
+    """wordfreq's list for ``code`` ({} if there is none): each word's Zipf value.
+
+    The file ("cBpack") is a header, then lists of words by frequency in centibels: the
+    words of list i are used 10 ** (-i / 100) of the time, Zipf 9 - i / 100.
+    """
+    path = _frequency_path(code)
+    if path is None:
+        return {}
+    try:
+        with gzip.open(path, "rb") as f:
+            header, *bins = msgpack.load(f, raw=False)
+    except (OSError, ValueError, msgpack.ExtraData):
+        return {}
+    if header != {"format": "cB", "version": 1}:
+        return {}
+    return {word: 9 - i / 100 for i, words in enumerate(bins) for word in words}
+
+
 def is_known(word: str, lang: str = "deu+eng") -> bool:
     """``word`` (punctuation at its edges aside, in any case) is in the lists of ``lang``."""
     bare = unicodedata.normalize("NFC", word.strip(EDGE_PUNCTUATION)).casefold()
     return bool(bare) and bare in words_for(lang)
+
+
+def _frequency_path(code: str) -> Path | None:
+    """Where the installed wordfreq keeps the list for ``code``; None without one."""
+    spec = importlib.util.find_spec("wordfreq")
+    if code not in FREQUENCY_LISTS or spec is None or spec.origin is None:
+        return None
+    return Path(spec.origin).parent / "data" / FREQUENCY_LISTS[code]
 
 
 def describe(lang: str, extra: frozenset[str]) -> dict[str, object]:
@@ -161,8 +207,13 @@ def describe(lang: str, extra: frozenset[str]) -> dict[str, object]:
         for name in WORD_LISTS.get(code, ())
         if (DICT_DIR / name).is_file()
     }
+    frequencies = {
+        FREQUENCY_LISTS[code]: _file_digest(path)
+        for code in languages(lang)
+        if (path := _frequency_path(code)) is not None and path.is_file()
+    }
     digest = hashlib.sha256("\n".join(sorted(extra)).encode()).hexdigest()[:12] if extra else None
-    return {"lists": lists, "event_words": digest}
+    return {"lists": lists, "frequencies": frequencies, "event_words": digest}
 
 
 @lru_cache(maxsize=8)

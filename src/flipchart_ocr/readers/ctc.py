@@ -84,6 +84,20 @@ UMLAUTS = {"a": "ä", "o": "ö", "u": "ü", "A": "Ä", "O": "Ö", "U": "Ü"}
 # Prefixes checked against the list are remembered (about 3 700 a photo), up to this many
 # (about 2.5 MB; a lookup in the list itself takes some 10 microseconds).
 MAX_CACHED_PREFIXES = 20_000
+# How common words are (wordfreq's Zipf scale) weighs in where the model hesitates: a
+# known word this rare, read, gives way to a much commoner one nearly as likely
+# ("FEILENDE" -> "FEHLENDE"), and among the known words nearly as likely as an unknown
+# reading the commoner wins. Reading stage, field CER / word F1, before and after: samples
+# 0.053 / 0.752 -> 0.050 / 0.762, seed 1000 0.069 / 0.722 -> 0.068 / 0.728, seed 3000
+# 0.086 / 0.725 -> 0.085 / 0.735, user templates 0.102 / 0.733 -> 0.101 / 0.744 and 0.097 /
+# 0.755 -> 0.096 / 0.769, real-hand posters 0.044 / 0.692 -> 0.043 / 0.694 and 0.055 /
+# 0.674 -> 0.055 / 0.678; DHSD 25-29 557 -> 560 words right; the real photos 0.764 ->
+# 0.775 (benchmarks/boards.py). wordfreq's large lists read the same within 0.005 and cost
+# a worker 100 MB; the small ones 7 MB.
+RARE = 3.0  # below: not in wordfreq's small list (wordlists.frequency)
+COMMONER = 1.5
+COMMON = 5.0
+FREQUENCY_WEIGHT = 1.0
 # A hyphenated word's parts are looked up one by one (``_decoded_compound``), and a part
 # is steered only to a known word one letter away: street names are names joined by
 # hyphens, and a part steered further was a name lost ("Elisabethöhe" -> "Elisabeth",
@@ -108,7 +122,11 @@ class Lexicon:
     and the words as the lists write them (``written``, as ``wordlists.written_words``;
     by default the words as given), for their case."""
 
-    def __init__(self, words: Iterable[str], written: bytes | None = None) -> None:
+    def __init__(
+        self, words: Iterable[str], written: bytes | None = None, lang: str | None = None
+    ) -> None:
+        self.lang = lang  # for how common a word is (wordlists.frequency); None: not asked
+        self.extra: frozenset[str] = frozenset()
         if written is None:
             words = list(words)
             written = ("\n" + "\n".join(words) + "\n").encode()
@@ -120,6 +138,15 @@ class Lexicon:
 
     def __contains__(self, word: str) -> bool:
         return word.casefold() in self.words
+
+    def frequency(self, word: str) -> float:
+        """How common a word is (Zipf); the event's own words count as common."""
+        if self.lang is None:
+            return 0.0
+        folded = word.casefold()
+        if folded in self.extra:
+            return COMMON
+        return _frequency(folded, self.lang)
 
     def spellings(self, word: str) -> tuple[bool, bool]:
         """Whether the lists write ``word`` with a small first letter, and capitalised."""
@@ -150,7 +177,14 @@ def _lexicon(lang: str, extra: frozenset[str]) -> Lexicon:
     words = [unicodedata.normalize("NFC", w) for w in extra]
     folded = {w.casefold() for w in words}
     written = wordlists.written_words(lang) + "\n".join([*words, ""]).encode()
-    return Lexicon(wordlists.words_for(lang).with_words(folded), written)
+    found = Lexicon(wordlists.words_for(lang).with_words(folded), written, lang)
+    found.extra = frozenset(folded)
+    return found
+
+
+@lru_cache(maxsize=50_000)
+def _frequency(word: str, lang: str) -> float:
+    return wordlists.frequency(word, lang)
 
 
 @lru_cache(maxsize=4)
@@ -235,7 +269,11 @@ def best_word(
         for prefix, (b, n) in beams.items()
         if prefix in lexicon and b + n > 0
     ]
-    return max(found, key=lambda item: item[1], default=None)
+    return max(
+        found,
+        key=lambda item: item[1] + FREQUENCY_WEIGHT * lexicon.frequency(item[0]),
+        default=None,
+    )
 
 
 def _add(beams: dict[str, list[float]], prefix: str, ends_blank: float, ends_letter: float):
@@ -296,9 +334,12 @@ def _with_known_word(
     while end > start and not word[end - 1].char.isalpha():
         end -= 1
     core = "".join(e.char for e in word[start:end])
-    if not is_lexical(core) or core in lexicon:  # shorter words are left as read
+    if not is_lexical(core):  # shorter words are left as read
         return word
-    if letters_confidence(word[start:end]) >= SURE_UNKNOWN:
+    rare = core in lexicon and lexicon.frequency(core) < RARE
+    if core in lexicon and not rare:
+        return word
+    if not rare and letters_confidence(word[start:end]) >= SURE_UNKNOWN:
         return word  # read clearly: a name, or a word of another language ("NODE", not "ODE")
     span_first = first if start == 0 else word[start - 1].frame + 1
     span_last = last if end == len(word) else word[end].frame
@@ -309,6 +350,11 @@ def _with_known_word(
     as_read = path_log_likelihood(span, [index[c] for c in core])
     known = best_word(span, charset, lexicon)
     if known is None or known[1] < as_read - MARGIN:
+        return word
+    if rare and (
+        known[0].casefold() == core.casefold()
+        or lexicon.frequency(known[0]) < lexicon.frequency(core) + COMMONER
+    ):
         return word
     if max_edits is not None and edit_distance(core.lower(), known[0].lower()) > max_edits:
         return word

@@ -489,7 +489,8 @@ class PPOCRReader:
             "detector_sides": list(self.sides)
             or f"per sheet, rows {DETECT_ROW} px; freeform {DETECT_SIDES[1]}",
             "decoder": (
-                f"ctc, word lists (margin {ctc.MARGIN:g}, case doubt {ctc.CASE_DOUBT:g})"
+                f"ctc, word lists (margin {ctc.MARGIN:g}, case doubt {ctc.CASE_DOUBT:g}),"
+                f" word frequencies (rare below {ctc.RARE:g}, commoner by {ctc.COMMONER:g})"
                 if self.decode_words
                 else "ctc greedy"
             ),
