@@ -92,7 +92,7 @@ MAX_CACHED_PREFIXES = 20_000
 # 0.086 / 0.725 -> 0.085 / 0.735, user templates 0.102 / 0.733 -> 0.101 / 0.744 and 0.097 /
 # 0.755 -> 0.096 / 0.769, real-hand posters 0.044 / 0.692 -> 0.043 / 0.694 and 0.055 /
 # 0.674 -> 0.055 / 0.678; DHSD 25-29 557 -> 560 words right; the real photos 0.764 ->
-# 0.775 (benchmarks/boards.py). wordfreq's large lists read the same within 0.005 and cost
+# 0.775 (benchmarks/boards.py). wordfreq's large lists read the same within 0.006 and cost
 # a worker 100 MB; the small ones 7 MB.
 RARE = 3.0  # below: not in wordfreq's small list (wordlists.frequency)
 COMMONER = 1.5
