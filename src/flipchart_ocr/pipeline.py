@@ -24,7 +24,7 @@ from .document import LOW_CONFIDENCE, Block, Field, Sheet, Step
 from .errors import OcrError, UnknownTemplate
 from .io import MAX_PIXELS, WORK_SIDE, read_photo
 from .readers import Reader, Region, field_confidence, tesseract
-from .readers.ppocr import Models, PPOCRReader, models
+from .readers.ppocr import PPOCRReader, models
 from .readers.tesseract import TesseractOptions, TesseractReader
 from .templates import FREEFORM_ID, Template
 
@@ -215,7 +215,8 @@ def frames_part_of_more(
     """
     if options.engine != "ppocr":
         return False
-    boxes = ppocr_models(options).detect_at(photo, WRITING_CHECK_SIDE)
+    detector = models(options.threads or 1, options.recogniser)  # the reader's own sessions
+    boxes = detector.detect_at(photo, WRITING_CHECK_SIDE)
     quad = outline.corners.reshape(-1, 1, 2).astype(np.float32)
     inside = outside = cut = 0
     for box in boxes:
@@ -230,11 +231,6 @@ def frames_part_of_more(
         else:
             cut += 1
     return cut > 0 and outside > inside
-
-
-def ppocr_models(options: ProcessOptions) -> Models:
-    """The PP-OCR sessions of this process, as the options' reader uses them."""
-    return models(options.threads or 1, options.recogniser)
 
 
 def rectified_as(

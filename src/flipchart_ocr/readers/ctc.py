@@ -120,13 +120,18 @@ class Emission:
 class Lexicon:
     """Case-folded words (``wordlists.WordList``), with the prefixes a decoding checks,
     and the words as the lists write them (``written``, as ``wordlists.written_words``;
-    by default the words as given), for their case."""
+    by default the words as given), for their case; given ``lang``, how common each is
+    (``frequency``)."""
 
     def __init__(
-        self, words: Iterable[str], written: bytes | None = None, lang: str | None = None
+        self,
+        words: Iterable[str],
+        written: bytes | None = None,
+        lang: str | None = None,
+        extra: frozenset[str] = frozenset(),
     ) -> None:
         self.lang = lang  # for how common a word is (wordlists.frequency); None: not asked
-        self.extra: frozenset[str] = frozenset()
+        self.extra = extra  # the event's own words (case-folded): common, whatever lists say
         if written is None:
             words = list(words)
             written = ("\n" + "\n".join(words) + "\n").encode()
@@ -177,9 +182,7 @@ def _lexicon(lang: str, extra: frozenset[str]) -> Lexicon:
     words = [unicodedata.normalize("NFC", w) for w in extra]
     folded = {w.casefold() for w in words}
     written = wordlists.written_words(lang) + "\n".join([*words, ""]).encode()
-    found = Lexicon(wordlists.words_for(lang).with_words(folded), written, lang)
-    found.extra = frozenset(folded)
-    return found
+    return Lexicon(wordlists.words_for(lang).with_words(folded), written, lang, frozenset(folded))
 
 
 @lru_cache(maxsize=50_000)
