@@ -368,6 +368,23 @@ def test_word_frequencies_come_from_wordfreqs_small_lists() -> None:
     assert wordlists.frequency("pencil", "deu") == 0 < wordlists.frequency("pencil", "deu+eng")
 
 
+def test_without_wordfreqs_files_every_word_counts_as_unheard_of(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A missing or foreign list leaves the decoding as it was without frequencies."""
+    wordlists._frequencies.cache_clear()
+    ctc._frequency.cache_clear()
+    monkeypatch.setattr(wordlists, "_frequency_path", lambda code: None)
+    try:
+        assert wordlists.frequency("für", "deu") == 0
+        assert wordlists.describe("deu", frozenset())["frequencies"] == {}
+        lexicon = ctc.Lexicon(["feilende", "fehlende"], lang="deu")
+        assert [w.text for w in ctc.read_words(_fehlende(0.3), " DEFHILN", lexicon)] == ["FEILENDE"]
+    finally:
+        wordlists._frequencies.cache_clear()
+        ctc._frequency.cache_clear()
+
+
 def _fehlende(h_share: float) -> np.ndarray:
     """FEILENDE as the model reads it, with ``h_share`` of the third letter's belief on H."""
     charset = " DEFHILN"
