@@ -339,10 +339,11 @@ def _with_known_word(
     core = "".join(e.char for e in word[start:end])
     if not is_lexical(core):  # shorter words are left as read
         return word
-    rare = core in lexicon and lexicon.frequency(core) < RARE
-    if core in lexicon and not rare:
+    known_as_read = core in lexicon
+    rare = known_as_read and lexicon.frequency(core) < RARE
+    if known_as_read and not rare:
         return word
-    if not rare and letters_confidence(word[start:end]) >= SURE_UNKNOWN:
+    if not known_as_read and letters_confidence(word[start:end]) >= SURE_UNKNOWN:
         return word  # read clearly: a name, or a word of another language ("NODE", not "ODE")
     span_first = first if start == 0 else word[start - 1].frame + 1
     span_last = last if end == len(word) else word[end].frame
@@ -630,7 +631,6 @@ def in_capitals_throughout(decoded: Word) -> Word:
 # the real-hand posters and the real photos unchanged. Most lost dots stay lost: the
 # plain word is a word too ("RAUME", "STARKEN", "KONNTE"), or no list holds the compound
 # ("SPIELPLÄTZE").
-DOTTABLE = {"A": "Ä", "O": "Ö", "U": "Ü"}
 MAX_DOTTED = 2
 
 
@@ -642,7 +642,7 @@ def dotted_capitals(decoded: Word, lexicon: Lexicon) -> Word:
     letters = [c for c in core if c.isalpha()]
     if len(letters) < 3 or not all(c.isupper() for c in letters) or core in lexicon:
         return decoded
-    spots = [i for i, c in enumerate(core) if c in DOTTABLE]
+    spots = [i for i, c in enumerate(core) if c in UMLAUTS]  # A, O, U: the word is in capitals
     known = {
         dotted
         for count in range(1, MAX_DOTTED + 1)
@@ -657,7 +657,7 @@ def dotted_capitals(decoded: Word, lexicon: Lexicon) -> Word:
 
 
 def _with_dots(word: str, spots: tuple[int, ...]) -> str:
-    return "".join(DOTTABLE[c] if i in spots else c for i, c in enumerate(word))
+    return "".join(UMLAUTS[c] if i in spots else c for i, c in enumerate(word))
 
 
 def _other_case_share(letter: Emission, probabilities: np.ndarray, charset: str) -> float:
