@@ -385,6 +385,25 @@ def test_without_wordfreqs_files_every_word_counts_as_unheard_of(
         ctc._frequency.cache_clear()
 
 
+@pytest.mark.parametrize(
+    "damage", [lambda data: data[: len(data) // 2], lambda data: b"", lambda data: b"not gzip"]
+)
+def test_a_damaged_frequency_list_counts_as_none(
+    damage, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    """A list cut short in a copy, emptied or not gzip at all: no frequencies, no crash."""
+    path = wordlists._frequency_path("deu")
+    assert path is not None and path.is_file()
+    damaged = tmp_path / path.name
+    damaged.write_bytes(damage(path.read_bytes()))
+    wordlists._frequencies.cache_clear()
+    monkeypatch.setattr(wordlists, "_frequency_path", lambda code: damaged)
+    try:
+        assert wordlists.frequency("für", "deu") == 0
+    finally:
+        wordlists._frequencies.cache_clear()
+
+
 def _fehlende(h_share: float) -> np.ndarray:
     """FEILENDE as the model reads it, with ``h_share`` of the third letter's belief on H."""
     charset = " DEFHILN"

@@ -177,7 +177,7 @@ def _frequencies(code: str) -> dict[str, float]:
     try:
         with gzip.open(path, "rb") as f:
             header, *bins = msgpack.load(f, raw=False)
-    except (OSError, ValueError, msgpack.ExtraData):
+    except (OSError, EOFError, ValueError, TypeError):  # missing, cut short or not a list
         return {}
     if header != {"format": "cB", "version": 1}:
         return {}
